@@ -1,0 +1,87 @@
+//! Opening the database a binary was configured with: an existing server, or the private
+//! cluster (started, its database created, migrations applied).
+
+use std::path::PathBuf;
+
+use crate::embedded::{ClusterOptions, Durability, EmbeddedCluster, EmbeddedError};
+use crate::{connect_one, migrate, PgConfig, Store, StoreError, StoreSettings};
+
+/// Name of the database inside the private cluster.
+pub const EMBEDDED_DATABASE: &str = "ledger";
+
+/// Where the ledger lives.
+#[derive(Debug, Clone)]
+pub enum DatabaseSource {
+    /// `DATABASE_URL`: an existing server.
+    Url(Box<PgConfig>),
+    /// The private cluster in `dir` (normally `.ledger/pg`).
+    Embedded { dir: PathBuf },
+}
+
+/// An open, migrated database; the private cluster (if any) stops when this is dropped.
+#[derive(Debug)]
+pub struct OpenDatabase {
+    pub store: Store,
+    pub pg: PgConfig,
+    pub cluster: Option<EmbeddedCluster>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The private cluster could not be started.
+    #[error(transparent)]
+    Embedded(#[from] EmbeddedError),
+    /// The database could not be reached or migrated.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Double-quotes an identifier for SQL.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates database `name` through `admin` unless it exists.
+pub async fn ensure_database(admin: &PgConfig, name: &str) -> Result<(), StoreError> {
+    let client = connect_one(admin).await?;
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await?
+        .is_some();
+    if !exists {
+        match client
+            .batch_execute(&format!("CREATE DATABASE {}", quote_ident(name)))
+            .await
+        {
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// Connects (starting the private cluster if asked), applies migrations and checks the
+/// database answers.
+pub async fn open(
+    source: DatabaseSource,
+    settings: &StoreSettings,
+) -> Result<OpenDatabase, OpenError> {
+    let (pg, cluster) = match source {
+        DatabaseSource::Url(pg) => (*pg, None),
+        DatabaseSource::Embedded { dir } => {
+            let opts = ClusterOptions {
+                dir,
+                durability: Durability::Durable,
+            };
+            let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("cluster start-up: {e}")))??;
+            ensure_database(&cluster.pg_config("postgres"), EMBEDDED_DATABASE).await?;
+            (cluster.pg_config(EMBEDDED_DATABASE), Some(cluster))
+        }
+    };
+    migrate(&pg).await?;
+    let store = Store::connect(pg.clone(), settings)?;
+    store.ping().await?;
+    Ok(OpenDatabase { store, pg, cluster })
+}

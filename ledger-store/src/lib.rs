@@ -1,0 +1,35 @@
+//! PostgreSQL event store of the reservation ledger.
+//!
+//! Owns every SQL statement about the ledger itself: appending under the per-stream lock
+//! ([`Store::lock`], [`LockedStreams::commit`]), dedup by key, the per-stream hash chain,
+//! reads of one stream and of the gap-free global feed ([`Store::read_all`]), command
+//! outcomes, migrations, and the private PostgreSQL cluster used when no database is
+//! configured ([`embedded`]). It knows nothing about HTTP.
+
+mod append;
+pub mod bootstrap;
+mod clock;
+mod cursor;
+pub mod embedded;
+mod error;
+mod migrate;
+mod outcome;
+mod plan;
+mod read;
+mod sql;
+mod store;
+
+pub use append::{
+    AppendBatch, Committed, ExpectedVersion, LockedStreams, NewEvent, OutcomeToStore, StreamAppend,
+    StreamHead, MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN, MAX_STREAMS_PER_LOCK,
+};
+pub use clock::SystemClock;
+pub use cursor::{Cursor, CursorError};
+pub use error::StoreError;
+pub use migrate::{connect_one, latest_version, migrate};
+pub use outcome::{DedupKey, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
+pub use read::{FeedEvent, FeedPage, MAX_PAGE_EVENTS};
+pub use store::{with_session_limits, Store, StoreSettings};
+
+/// Re-exported so callers can build connection settings without naming the driver crate.
+pub use tokio_postgres::Config as PgConfig;

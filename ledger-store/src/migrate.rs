@@ -1,0 +1,87 @@
+//! Schema migrations: the SQL files of `migrations/`, embedded at build time and applied
+//! with refinery under an advisory lock, so replicas starting together apply them once.
+
+use tokio_postgres::NoTls;
+
+use crate::StoreError;
+
+mod embedded {
+    refinery::embed_migrations!("../migrations");
+}
+
+/// Advisory lock key held while migrating ("ledger" in ASCII).
+const MIGRATION_LOCK_KEY: i64 = 0x6c65_6467_6572;
+
+/// Opens one connection and runs it on this runtime until the returned client is dropped.
+pub async fn connect_one(
+    pg: &tokio_postgres::Config,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = pg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::debug!(error = %StoreError::from(e), "database connection ended");
+        }
+    });
+    Ok(client)
+}
+
+/// The newest migration version this build carries.
+pub fn latest_version() -> i64 {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Applies every pending migration. Returns the versions applied now.
+pub async fn migrate(pg: &tokio_postgres::Config) -> Result<Vec<i64>, StoreError> {
+    let mut client = connect_one(pg).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let report = embedded::migrations::runner()
+        .run_async(&mut client)
+        .await
+        .map_err(|e| StoreError::Database(format!("migration failed: {e}")));
+    // The lock is released when the connection closes, even if this fails.
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
+    let applied = report?
+        .applied_migrations()
+        .iter()
+        .map(|m| i64::from(m.version()))
+        .collect::<Vec<_>>();
+    for v in &applied {
+        tracing::info!(version = v, "migration applied");
+    }
+    Ok(applied)
+}
+
+impl crate::Store {
+    /// True when the database has every migration this build carries.
+    pub async fn schema_is_current(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        // Two statements: a query naming a missing table fails when parsed.
+        let has_history: bool = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if !has_history {
+            return Ok(false);
+        }
+        let applied: i64 = client
+            .query_one(
+                "SELECT coalesce(max(version), 0)::int8 FROM refinery_schema_history",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        Ok(applied >= latest_version())
+    }
+}

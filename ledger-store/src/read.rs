@@ -1,0 +1,124 @@
+//! Reads: one stream from a version, the gap-free global feed, stream heads, outcomes.
+
+use ledger_core::{EventId, Hash, RecordedEvent, StreamId};
+
+use crate::append::{decode_head, StreamHead};
+use crate::outcome::{decode_outcome, DedupKey, StoredOutcome};
+use crate::{sql, Cursor, Store, StoreError};
+
+/// Most events one read returns: bounds the memory of a page (auditor pages are 1000,
+/// projection batches up to this).
+pub const MAX_PAGE_EVENTS: i64 = 10_000;
+
+/// An event of the global feed with its cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedEvent {
+    pub cursor: Cursor,
+    pub event: RecordedEvent,
+}
+
+/// One page of the global feed. `next` is the cursor to pass for the following page (the
+/// same as `after` when nothing new was visible).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedPage {
+    pub events: Vec<FeedEvent>,
+    pub next: Cursor,
+}
+
+fn check_limit(limit: i64) -> Result<i64, StoreError> {
+    if (1..=MAX_PAGE_EVENTS).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(StoreError::InvalidEvent(format!(
+            "page size must be 1..={MAX_PAGE_EVENTS}"
+        )))
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn decode_event(row: &tokio_postgres::Row) -> Result<FeedEvent, StoreError> {
+    let stream_id: &str = row.try_get("stream_id")?;
+    let prev: &[u8] = row.try_get("prev_hash")?;
+    let hash: &[u8] = row.try_get("hash")?;
+    let tx: &str = row.try_get("tx_id")?;
+    let global_position: i64 = row.try_get("global_position")?;
+    let event = RecordedEvent {
+        global_position,
+        stream_id: StreamId::parse(stream_id).map_err(|e| corrupt("stream id", e))?,
+        stream_version: row.try_get("stream_version")?,
+        event_id: EventId::from_uuid(row.try_get("event_id")?)
+            .map_err(|e| corrupt("event id", e))?,
+        event_type: row.try_get("event_type")?,
+        schema_version: row.try_get("schema_version")?,
+        recorded_at: row.try_get("recorded_at")?,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+        prev_hash: Hash::from_slice(prev).map_err(|e| corrupt("prev_hash", e))?,
+        hash: Hash::from_slice(hash).map_err(|e| corrupt("hash", e))?,
+    };
+    let cursor = Cursor::from_row(tx, global_position).ok_or_else(|| corrupt("tx_id", tx))?;
+    Ok(FeedEvent { cursor, event })
+}
+
+impl Store {
+    /// Events of one stream with `stream_version >= from_version`, in version order.
+    pub async fn read_stream(
+        &self,
+        stream_id: &StreamId,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&sql::read_stream()).await?;
+        let rows = client
+            .query(&stmt, &[&stream_id.as_str(), &from_version.max(1), &limit])
+            .await?;
+        rows.iter()
+            .map(|r| decode_event(r).map(|f| f.event))
+            .collect()
+    }
+
+    /// The gap-free global feed strictly after `after`. Only events of transactions older
+    /// than every transaction still running are returned, so an event that takes its
+    /// position early and commits late is delivered later, never skipped.
+    pub async fn read_all(&self, after: Cursor, limit: i64) -> Result<FeedPage, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&sql::read_all()).await?;
+        let tx = after.tx_id().to_string();
+        let rows = client
+            .query(&stmt, &[&tx, &after.position(), &limit])
+            .await?;
+        let events = rows
+            .iter()
+            .map(decode_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = events.last().map_or(after, |e| e.cursor);
+        Ok(FeedPage { events, next })
+    }
+
+    /// A stream's head without locking it; `None` if the stream was never written.
+    pub async fn stream_head(
+        &self,
+        stream_id: &StreamId,
+    ) -> Result<Option<StreamHead>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::SELECT_HEAD).await?;
+        let row = client.query_opt(&stmt, &[&stream_id.as_str()]).await?;
+        row.as_ref().map(decode_head).transpose()
+    }
+
+    /// The stored outcome of a client command, if its key was used.
+    pub async fn outcome(&self, dedup: &DedupKey) -> Result<Option<StoredOutcome>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::SELECT_OUTCOME).await?;
+        let row = client
+            .query_opt(&stmt, &[&dedup.scope(), &dedup.key()])
+            .await?;
+        row.as_ref().map(decode_outcome).transpose()
+    }
+}

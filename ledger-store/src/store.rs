@@ -1,0 +1,130 @@
+//! The `Store` handle: a connection pool with the ledger's session limits, and a clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use ledger_core::Clock;
+use tokio_postgres::NoTls;
+
+use crate::{clock::SystemClock, StoreError};
+
+/// Limits of a store's connections. Every one is bounded; the defaults say why.
+#[derive(Debug, Clone)]
+pub struct StoreSettings {
+    /// Connections in the pool. Each holds a server process; a hot slot is serialised by its
+    /// row lock anyway, so more connections than the server has cores mostly queue.
+    pub pool_max_size: usize,
+    /// How long a request waits for a free connection before answering "unavailable".
+    pub pool_wait_timeout: Duration,
+    /// Longest single statement. Appends take milliseconds; anything near this is a fault.
+    pub statement_timeout: Duration,
+    /// Longest wait for a row lock, so a stuck holder turns into 503s instead of a pile-up.
+    pub lock_timeout: Duration,
+    /// A transaction left open this long is killed: an open transaction holds back the
+    /// gap-free feed for every reader (see ARCHITECTURE.md).
+    pub idle_in_transaction_timeout: Duration,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        StoreSettings {
+            pool_max_size: 16,
+            pool_wait_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+            lock_timeout: Duration::from_secs(5),
+            idle_in_transaction_timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Handle on the event store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("pool", &self.pool.status())
+            .finish()
+    }
+}
+
+/// Adds the ledger's session settings to whatever options the configuration already has.
+pub fn with_session_limits(
+    mut pg: tokio_postgres::Config,
+    settings: &StoreSettings,
+) -> tokio_postgres::Config {
+    let ours = format!(
+        "-c statement_timeout={} -c lock_timeout={} -c idle_in_transaction_session_timeout={}",
+        settings.statement_timeout.as_millis(),
+        settings.lock_timeout.as_millis(),
+        settings.idle_in_transaction_timeout.as_millis(),
+    );
+    let options = match pg.get_options() {
+        Some(existing) if !existing.trim().is_empty() => format!("{existing} {ours}"),
+        _ => ours,
+    };
+    pg.options(&options);
+    if pg.get_application_name().is_none() {
+        pg.application_name("ledger");
+    }
+    pg
+}
+
+impl Store {
+    /// Builds the pool. Connections are opened on first use; call [`Store::ping`] to check.
+    pub fn connect(
+        pg: tokio_postgres::Config,
+        settings: &StoreSettings,
+    ) -> Result<Store, StoreError> {
+        let manager = Manager::from_config(
+            with_session_limits(pg, settings),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_max_size)
+            .wait_timeout(Some(settings.pool_wait_timeout))
+            .create_timeout(Some(settings.pool_wait_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| StoreError::Unavailable(format!("connection pool: {e}")))?;
+        Ok(Store {
+            pool,
+            clock: Arc::new(SystemClock),
+        })
+    }
+
+    /// Replaces the clock that stamps `recorded_at` (tests move time without sleeping).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// A pooled connection, for crates that own their own SQL (projections).
+    pub async fn client(&self) -> Result<Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes the pool: waiting requests fail and idle connections are dropped.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}
