@@ -1,0 +1,179 @@
+//! The run's database server and a fresh database per test.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use ledger_store::bootstrap::{ensure_database, quote_ident};
+use ledger_store::embedded::{ClusterOptions, Durability, EmbeddedCluster};
+use ledger_store::{connect_one, migrate, PgConfig, Store, StoreSettings};
+use tokio::sync::OnceCell;
+
+/// Names an existing server to use instead of a private cluster.
+pub const TEST_DATABASE_URL_VAR: &str = "LEDGER_TEST_DATABASE_URL";
+
+struct Server {
+    admin: PgConfig,
+    template: String,
+    prefix: String,
+}
+
+static SERVER: OnceCell<Server> = OnceCell::const_new();
+static CLUSTER: Mutex<Option<EmbeddedCluster>> = Mutex::new(None);
+static NEXT_DB: AtomicU64 = AtomicU64::new(1);
+
+/// A database of its own for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    pub name: String,
+    pub pg: PgConfig,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the tests crate sits in the workspace")
+        .to_path_buf()
+}
+
+/// Removes test clusters left by runs whose process is gone (killed before exit).
+fn sweep_stale_clusters(ledger_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(ledger_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("test-")) else {
+            continue;
+        };
+        if !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+extern "C" fn stop_cluster_at_exit() {
+    let cluster = CLUSTER.lock().ok().and_then(|mut c| c.take());
+    if let Some(mut cluster) = cluster {
+        cluster.stop();
+        let _ = std::fs::remove_dir_all(cluster.dir());
+    }
+}
+
+async fn start_private_cluster() -> PgConfig {
+    let ledger_dir = workspace_root().join(".ledger");
+    sweep_stale_clusters(&ledger_dir);
+    let opts = ClusterOptions {
+        dir: ledger_dir.join(format!("test-{}", std::process::id())),
+        durability: Durability::Ephemeral,
+    };
+    let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
+        .await
+        .expect("cluster start-up thread")
+        .unwrap_or_else(|e| panic!("starting the test cluster: {e}"));
+    let admin = cluster.pg_config("postgres");
+    *CLUSTER.lock().expect("cluster lock") = Some(cluster);
+    // SAFETY: registers a plain extern "C" function; it runs once, at process exit.
+    unsafe {
+        libc::atexit(stop_cluster_at_exit);
+    }
+    admin
+}
+
+async fn server() -> &'static Server {
+    SERVER
+        .get_or_init(|| async {
+            let pid = std::process::id();
+            let (admin, prefix) = match std::env::var(TEST_DATABASE_URL_VAR) {
+                Ok(url) if !url.trim().is_empty() => {
+                    let admin = PgConfig::from_str(&url).unwrap_or_else(|_| {
+                        panic!("{TEST_DATABASE_URL_VAR} is not a valid connection string")
+                    });
+                    (admin, format!("ledger_t{pid}_"))
+                }
+                _ => (start_private_cluster().await, "t".to_string()),
+            };
+            let template = format!("{prefix}template");
+            let admin_client = connect_one(&admin).await.expect("admin connection");
+            admin_client
+                .batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {}",
+                    quote_ident(&template)
+                ))
+                .await
+                .expect("drop old template");
+            ensure_database(&admin, &template)
+                .await
+                .expect("create template");
+            let mut tpl = admin.clone();
+            tpl.dbname(&template);
+            migrate(&tpl).await.expect("migrate template");
+            Server {
+                admin,
+                template,
+                prefix,
+            }
+        })
+        .await
+}
+
+/// A new database, migrated (copied from the template).
+pub async fn fresh_db() -> TestDb {
+    let server = server().await;
+    let name = format!(
+        "{}{}",
+        server.prefix,
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    let client = connect_one(&server.admin).await.expect("admin connection");
+    client
+        .batch_execute(&format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(&name),
+            quote_ident(&server.template)
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("creating {name}: {e}"));
+    let mut pg = server.admin.clone();
+    pg.dbname(&name);
+    TestDb { name, pg }
+}
+
+/// An empty database with no migrations (for readiness checks).
+pub async fn unmigrated_db() -> TestDb {
+    let server = server().await;
+    let name = format!(
+        "{}{}_empty",
+        server.prefix,
+        NEXT_DB.fetch_add(1, Ordering::Relaxed)
+    );
+    ensure_database(&server.admin, &name)
+        .await
+        .expect("create empty database");
+    let mut pg = server.admin.clone();
+    pg.dbname(&name);
+    TestDb { name, pg }
+}
+
+/// Pool settings for tests: enough connections for the concurrency tests to contend in
+/// the database rather than in the pool.
+pub fn test_store_settings() -> StoreSettings {
+    StoreSettings {
+        pool_max_size: 64,
+        pool_wait_timeout: Duration::from_secs(30),
+        ..StoreSettings::default()
+    }
+}
+
+impl TestDb {
+    pub fn store(&self) -> Store {
+        Store::connect(self.pg.clone(), &test_store_settings()).expect("store")
+    }
+
+    /// A plain connection, for raw SQL in tests.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        connect_one(&self.pg).await.expect("test connection")
+    }
+}
