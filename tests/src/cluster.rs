@@ -54,6 +54,36 @@ fn sweep_stale_clusters(ledger_dir: &Path) {
     }
 }
 
+/// Drops databases that earlier runs against an external server left behind (their
+/// process is gone). Names are `ledger_t<pid>_…`.
+async fn sweep_stale_databases(admin: &PgConfig) {
+    let client = connect_one(admin).await.expect("admin connection");
+    let rows = client
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'ledger\\_t%'",
+            &[],
+        )
+        .await
+        .expect("list databases");
+    for row in rows {
+        let name: String = row.get(0);
+        let pid = name
+            .trim_start_matches("ledger_t")
+            .split('_')
+            .next()
+            .unwrap_or("");
+        let own = pid == std::process::id().to_string();
+        if !own && !pid.is_empty() && !Path::new("/proc").join(pid).exists() {
+            let r = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {}", quote_ident(&name)))
+                .await;
+            if let Err(e) = r {
+                eprintln!("could not drop {name}, left by an earlier run: {e}");
+            }
+        }
+    }
+}
+
 extern "C" fn stop_cluster_at_exit() {
     let cluster = CLUSTER.lock().ok().and_then(|mut c| c.take());
     if let Some(mut cluster) = cluster {
@@ -91,6 +121,7 @@ async fn server() -> &'static Server {
                     let admin = PgConfig::from_str(&url).unwrap_or_else(|_| {
                         panic!("{TEST_DATABASE_URL_VAR} is not a valid connection string")
                     });
+                    sweep_stale_databases(&admin).await;
                     (admin, format!("ledger_t{pid}_"))
                 }
                 _ => (start_private_cluster().await, "t".to_string()),
