@@ -6,6 +6,7 @@
 //! inserts the events, moves the heads, stores the command outcome and commits in **one**
 //! more pipelined round trip. So the lock is held for exactly one round trip.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -47,6 +48,15 @@ pub enum ExpectedVersion {
     Exactly(i64),
 }
 
+/// When a stream next needs attention without a command (see `Store::due_streams`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Wake {
+    #[default]
+    Unchanged,
+    At(DateTime<Utc>),
+    Never,
+}
+
 /// What to write to one locked stream.
 #[derive(Debug, Clone)]
 pub struct StreamAppend {
@@ -55,6 +65,20 @@ pub struct StreamAppend {
     pub events: Vec<NewEvent>,
     /// New decision state of the stream at its new version (a cache; see ARCHITECTURE.md).
     pub snapshot: Option<Value>,
+    pub wake: Wake,
+}
+
+impl StreamAppend {
+    /// Events for `stream_id`, any version, no snapshot, wake time unchanged.
+    pub fn new(stream_id: StreamId, events: Vec<NewEvent>) -> StreamAppend {
+        StreamAppend {
+            stream_id,
+            expected: ExpectedVersion::Any,
+            events,
+            snapshot: None,
+            wake: Wake::Unchanged,
+        }
+    }
 }
 
 /// The response of a client command, stored under the batch's dedup key.
@@ -63,6 +87,9 @@ pub struct OutcomeToStore {
     pub fingerprint: RequestFingerprint,
     pub status: u16,
     pub body: Value,
+    /// Add a `cursor` member to the stored body: the cursor of the batch's last event (the
+    /// same value as `Committed::cursor`). Ignored when the batch has no events.
+    pub cursor_in_body: bool,
 }
 
 /// Everything one command writes, atomically.
@@ -292,6 +319,8 @@ impl LockedStreams {
                     &plan.head_hashes,
                     &plan.head_set_snapshot,
                     &plan.head_snapshots,
+                    &plan.head_wake_modes,
+                    &plan.head_wakes,
                 ],
             )
             .await
@@ -300,15 +329,40 @@ impl LockedStreams {
             let Some((o, d)) = outcome else { return Ok(0) };
             let status = i16::try_from(o.status).unwrap_or(i16::MAX);
             let fp = &o.fingerprint.as_bytes()[..];
+            let cursor = o.cursor_in_body && !plan.events.is_empty();
             c.execute(
                 &st.insert_outcome,
-                &[&d.scope(), &d.key(), &fp, &status, &o.body],
+                &[&d.scope(), &d.key(), &fp, &status, &o.body, &cursor],
             )
             .await
         };
-        // Pipelined. If a statement fails the transaction is aborted, and COMMIT rolls back.
-        let (inserted, updated, stored, committed) =
-            tokio::join!(insert, update, store_outcome, c.batch_execute("COMMIT"));
+        // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then
+        // rolls back. A statement that fails on our side (a parameter that does not encode)
+        // is never sent and aborts nothing, so COMMIT must not follow it: such a failure
+        // completes on the first poll, before the last future below is first polled.
+        let failed_locally = AtomicBool::new(false);
+        let end = async {
+            let sql = if failed_locally.load(Ordering::SeqCst) {
+                "ROLLBACK"
+            } else {
+                "COMMIT"
+            };
+            c.batch_execute(sql).await.map(|()| sql == "COMMIT")
+        };
+        // `biased`: polled in this order, so requests are sent in this order.
+        let (inserted, updated, stored, ended) = tokio::join!(biased;
+            noting(&failed_locally, insert),
+            noting(&failed_locally, update),
+            noting(&failed_locally, store_outcome),
+            end
+        );
+        let committed = match ended {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(StoreError::Database(
+                "a statement failed before it was sent".into(),
+            )),
+            Err(e) => Err(StoreError::from(e)),
+        };
 
         let first_error = [
             inserted.as_ref().err(),
@@ -355,6 +409,18 @@ impl LockedStreams {
             .await?;
         row.as_ref().map(crate::outcome::decode_outcome).transpose()
     }
+}
+
+/// Awaits `f` and raises `flag` if it failed.
+async fn noting<T>(
+    flag: &AtomicBool,
+    f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, tokio_postgres::Error> {
+    let r = f.await;
+    if r.is_err() {
+        flag.store(true, Ordering::SeqCst);
+    }
+    r
 }
 
 /// Fills in the global positions the database assigned and the cursor of the last event.

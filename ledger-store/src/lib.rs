@@ -21,7 +21,7 @@ mod store;
 
 pub use append::{
     AppendBatch, Committed, ExpectedVersion, LockedStreams, NewEvent, OutcomeToStore, StreamAppend,
-    StreamHead, MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN, MAX_STREAMS_PER_LOCK,
+    StreamHead, Wake, MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN, MAX_STREAMS_PER_LOCK,
 };
 pub use clock::SystemClock;
 pub use cursor::{Cursor, CursorError};

@@ -6,8 +6,8 @@ use ledger_core::{chain_hash, Hash, RecordedEvent};
 use serde_json::Value;
 
 use crate::append::{
-    AppendBatch, ExpectedVersion, LockedStreams, StreamAppend, StreamHead, MAX_EVENTS_PER_COMMIT,
-    MAX_EVENT_TYPE_LEN,
+    AppendBatch, ExpectedVersion, LockedStreams, StreamAppend, StreamHead, Wake,
+    MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN,
 };
 use crate::outcome::{DedupKey, STORABLE_STATUS};
 use crate::StoreError;
@@ -21,6 +21,8 @@ pub(crate) struct Plan {
     pub head_hashes: Vec<Vec<u8>>,
     pub head_set_snapshot: Vec<bool>,
     pub head_snapshots: Vec<Option<Value>>,
+    pub head_wake_modes: Vec<i16>,
+    pub head_wakes: Vec<Option<DateTime<Utc>>>,
 }
 
 impl LockedStreams {
@@ -39,6 +41,8 @@ impl LockedStreams {
             head_hashes: Vec::new(),
             head_set_snapshot: Vec::new(),
             head_snapshots: Vec::new(),
+            head_wake_modes: Vec::new(),
+            head_wakes: Vec::new(),
         };
         for (i, append) in batch.streams.iter().enumerate() {
             if batch.streams[..i]
@@ -63,7 +67,10 @@ impl LockedStreams {
                 }
             }
             let (version, last_hash) = chain_events(&mut plan.events, head, append, recorded_at)?;
-            if version == head.version && append.snapshot.is_none() {
+            if version == head.version
+                && append.snapshot.is_none()
+                && append.wake == Wake::Unchanged
+            {
                 continue;
             }
             plan.head_ids.push(append.stream_id.as_str().to_owned());
@@ -71,6 +78,13 @@ impl LockedStreams {
             plan.head_hashes.push(last_hash.as_bytes().to_vec());
             plan.head_set_snapshot.push(append.snapshot.is_some());
             plan.head_snapshots.push(append.snapshot.clone());
+            let (mode, at) = match append.wake {
+                Wake::Unchanged => (0, None),
+                Wake::At(at) => (1, Some(at)),
+                Wake::Never => (2, None),
+            };
+            plan.head_wake_modes.push(mode);
+            plan.head_wakes.push(at);
         }
         Ok(plan)
     }

@@ -1,6 +1,7 @@
 //! Reads: one stream from a version, the gap-free global feed, stream heads, outcomes.
 
-use ledger_core::{EventId, Hash, RecordedEvent, StreamId};
+use chrono::{DateTime, Utc};
+use ledger_core::{Category, EventId, Hash, RecordedEvent, StreamId};
 
 use crate::append::{decode_head, StreamHead};
 use crate::outcome::{decode_outcome, DedupKey, StoredOutcome};
@@ -110,6 +111,50 @@ impl Store {
         let stmt = client.prepare_cached(sql::SELECT_HEAD).await?;
         let row = client.query_opt(&stmt, &[&stream_id.as_str()]).await?;
         row.as_ref().map(decode_head).transpose()
+    }
+
+    /// Streams of `category` whose wake time is at or before `now`, oldest first.
+    pub async fn due_streams(
+        &self,
+        category: Category,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<StreamId>, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::DUE_STREAMS).await?;
+        let rows = client
+            .query(&stmt, &[&category.as_str(), &now, &limit])
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: &str = r.try_get(0)?;
+                StreamId::parse(id).map_err(|e| corrupt("stream id", e))
+            })
+            .collect()
+    }
+
+    /// Heads (with snapshots) of a category, in stream id order after `after` (exclusive;
+    /// `""` for the first page). With `field`, only streams whose snapshot has the text
+    /// `value` at that JSON path.
+    pub async fn list_heads(
+        &self,
+        category: Category,
+        field: Option<(&[&str], &str)>,
+        after: &str,
+        limit: i64,
+    ) -> Result<Vec<StreamHead>, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::LIST_HEADS).await?;
+        let (path, value) = match field {
+            Some((path, value)) => (Some(path.to_vec()), Some(value)),
+            None => (None, None),
+        };
+        let rows = client
+            .query(&stmt, &[&category.as_str(), &path, &value, &after, &limit])
+            .await?;
+        rows.iter().map(decode_head).collect()
     }
 
     /// The stored outcome of a client command, if its key was used.

@@ -24,19 +24,28 @@ SELECT * FROM unnest($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::int4[],
                      $11::bytea[], $12::bytea[])
 RETURNING stream_id, stream_version, global_position, tx_id::text";
 
+/// `wake_mode`: 0 keeps `wake_at`, 1 sets it, 2 clears it.
 pub const UPDATE_HEADS: &str = "\
 UPDATE streams AS s
 SET version = u.version,
     last_hash = u.last_hash,
     snapshot = CASE WHEN u.set_snapshot THEN u.snapshot ELSE s.snapshot END,
-    snapshot_version = CASE WHEN u.set_snapshot THEN u.version ELSE s.snapshot_version END
-FROM unnest($1::text[], $2::int8[], $3::bytea[], $4::bool[], $5::jsonb[])
-     AS u(stream_id, version, last_hash, set_snapshot, snapshot)
+    snapshot_version = CASE WHEN u.set_snapshot THEN u.version ELSE s.snapshot_version END,
+    wake_at = CASE u.wake_mode WHEN 0 THEN s.wake_at WHEN 1 THEN u.wake_at ELSE NULL END
+FROM unnest($1::text[], $2::int8[], $3::bytea[], $4::bool[], $5::jsonb[], $6::int2[],
+            $7::timestamptz[])
+     AS u(stream_id, version, last_hash, set_snapshot, snapshot, wake_mode, wake_at)
 WHERE s.stream_id = u.stream_id";
 
+/// With `$6` true, the body gets a `cursor` member: the feed cursor of the last event this
+/// transaction inserted (the same text as `Cursor`'s Display), so a replayed outcome carries
+/// the cursor the original response had.
 pub const INSERT_OUTCOME: &str = "\
 INSERT INTO command_outcomes (scope, key, fingerprint, status, body)
-VALUES ($1, $2, $3, $4, $5)";
+VALUES ($1, $2, $3, $4, CASE WHEN $6::bool THEN jsonb_set($5::jsonb, '{cursor}', to_jsonb(
+    lpad(to_hex((pg_current_xact_id()::text)::int8), 16, '0')
+    || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0')))
+  ELSE $5::jsonb END)";
 
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";
@@ -63,6 +72,20 @@ pub fn read_all() -> String {
          ORDER BY tx_id, global_position LIMIT $3"
     )
 }
+
+/// Streams of a category whose `wake_at` has come, oldest first.
+pub const DUE_STREAMS: &str = "\
+SELECT stream_id FROM streams
+WHERE category = $1 AND wake_at IS NOT NULL AND wake_at <= $2
+ORDER BY wake_at LIMIT $3";
+
+/// Heads of a category, optionally only those whose snapshot has `$2` (a JSON path) equal
+/// to `$3`, in stream id order after `$4`.
+pub const LIST_HEADS: &str = "\
+SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams
+WHERE category = $1 AND ($2::text[] IS NULL OR snapshot #>> $2::text[] = $3)
+  AND stream_id COLLATE \"C\" > $4
+ORDER BY stream_id COLLATE \"C\" LIMIT $5";
 
 pub const SELECT_HEAD: &str = "\
 SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";

@@ -7,6 +7,7 @@ mod health;
 mod round_trips;
 mod store_append;
 mod store_dedup;
+mod store_queries;
 
 use ledger_core::{EventId, StreamId};
 use ledger_store::{AppendBatch, ExpectedVersion, NewEvent, StreamAppend};
@@ -36,6 +37,7 @@ pub fn single(stream_id: &StreamId, event_type: &str, payload: Value) -> AppendB
             expected: ExpectedVersion::Any,
             events: vec![event(event_type, payload)],
             snapshot: None,
+            wake: ledger_store::Wake::Unchanged,
         }],
         ..AppendBatch::default()
     }

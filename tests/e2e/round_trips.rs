@@ -46,6 +46,7 @@ async fn an_append_holds_the_lock_for_one_round_trip() {
                 expected: ExpectedVersion::Any,
                 events: vec![event("SeatsHeld", json!({"seats": 2}))],
                 snapshot: Some(json!({"held": 2})),
+                wake: ledger_store::Wake::Unchanged,
             },
             StreamAppend {
                 stream_id: stream("booking"),
@@ -55,6 +56,7 @@ async fn an_append_holds_the_lock_for_one_round_trip() {
                     event("PaymentRequested", json!({})),
                 ],
                 snapshot: None,
+                wake: ledger_store::Wake::Unchanged,
             },
         ],
         ..AppendBatch::default()
@@ -64,6 +66,7 @@ async fn an_append_holds_the_lock_for_one_round_trip() {
         fingerprint: ledger_core::fingerprint("POST", "/v1/bookings", None).unwrap(),
         status: 201,
         body: json!({}),
+        cursor_in_body: false,
     });
     assert_eq!(
         measure(&store, &proxy, batch).await,

@@ -50,6 +50,7 @@ async fn a_multi_stream_append_is_atomic_and_each_chain_verifies() {
                 expected: ExpectedVersion::Exactly(0),
                 events: vec![event("SeatsHeld", json!({"seats": 1}))],
                 snapshot: Some(json!({"held": 1})),
+                wake: ledger_store::Wake::Unchanged,
             },
             StreamAppend {
                 stream_id: a.clone(),
@@ -59,6 +60,7 @@ async fn a_multi_stream_append_is_atomic_and_each_chain_verifies() {
                     event("SeatsConfirmed", json!({})),
                 ],
                 snapshot: None,
+                wake: ledger_store::Wake::Unchanged,
             },
         ],
         ..AppendBatch::default()
@@ -124,6 +126,7 @@ async fn opposite_lock_orders_do_not_deadlock() {
                             expected: ExpectedVersion::Any,
                             events: vec![event("Touched", json!({"i": i}))],
                             snapshot: None,
+                            wake: ledger_store::Wake::Unchanged,
                         })
                         .collect(),
                     ..AppendBatch::default()

@@ -15,6 +15,7 @@ fn keyed(stream_key: &str, n: usize) -> AppendBatch {
         fingerprint: fingerprint("POST", "/v1/bookings", Some(&json!({"seats": 2}))).unwrap(),
         status: 201,
         body: json!({"attempt": n}),
+        cursor_in_body: false,
     });
     batch
 }
@@ -111,6 +112,7 @@ async fn an_outcome_without_events_is_stored_and_replayed() {
             fingerprint: fp,
             status: 409,
             body: json!({"code": "sold_out"}),
+            cursor_in_body: false,
         }),
         ..AppendBatch::default()
     };
@@ -142,6 +144,7 @@ async fn an_outcome_without_events_is_stored_and_replayed() {
         fingerprint: fp,
         status: 503,
         body: json!({}),
+        cursor_in_body: false,
     });
     assert!(matches!(
         store.append(server_error).await,
