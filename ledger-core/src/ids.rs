@@ -179,7 +179,7 @@ impl StreamId {
     }
 
     /// Joins a category and a key already known to satisfy the key rule.
-    fn from_checked(category: Category, key: &str) -> StreamId {
+    pub(crate) fn from_checked(category: Category, key: &str) -> StreamId {
         StreamId {
             full: format!("{}-{key}", category.as_str()),
             category,

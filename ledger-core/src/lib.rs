@@ -1,6 +1,7 @@
 //! `ledger-core`: the pure domain of the reservation ledger — identifiers, money,
-//! idempotency keys, RFC 8785 canonical JSON, request fingerprints and the per-stream hash
-//! chain.
+//! idempotency keys, RFC 8785 canonical JSON, request fingerprints, the per-stream hash
+//! chain, and the booking domain (`domain`: slots, bookings, coupons, pricing, decide/evolve
+//! and the stored form of events).
 //!
 //! This crate is deterministic: no I/O, no clock reads, no randomness. Time and new ids
 //! come in with the command (the [`Clock`] trait is how the outer layers obtain time), so
@@ -11,6 +12,7 @@ pub mod canonical;
 pub mod chain;
 pub mod clock;
 pub mod digest;
+pub mod domain;
 pub mod fingerprint;
 pub mod idempotency;
 pub mod ids;
@@ -23,6 +25,15 @@ pub use chain::{
 };
 pub use clock::{Clock, ManualClock};
 pub use digest::{DigestError, DIGEST_LEN};
+pub use domain::{
+    block_slot, bookable_until, cancel_booking, claim_coupon, confirm_claim, expire_booking,
+    fold_stored, issue_coupon, place_booking, quote, release_claim, release_expired_holds,
+    release_hold, schedule_slot, unblock_slot, BookingEvent, BookingItem, BookingState,
+    BookingStatus, Claim, CouponCode, CouponEvent, CouponListState, CouponSpec, CouponState,
+    Cutoff, CutoffError, DecodeError, Discount, DomainEvent, Evolve, Hold, PlaceBooking,
+    PlaceDecision, PlacedBooking, Quote, Rejection, ReleaseReason, SlotEvent, SlotSpec, SlotState,
+    MAX_CAPACITY,
+};
 pub use fingerprint::{fingerprint, RequestFingerprint};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, MAX_IDEMPOTENCY_KEY_LEN};
 pub use ids::{ActivityId, BookingId, Category, EventId, IdError, SlotId, StreamId};

@@ -1,0 +1,40 @@
+//! The booking domain in decide/evolve style: slots (capacity, holds, cutoffs), bookings,
+//! coupons, pricing, the all-or-nothing placement across streams, the business
+//! `Rejection`s, and the stored form of every event.
+//!
+//! `decide` functions (`schedule_slot`, `place_booking`, `cancel_booking`, …) hold every
+//! business rule and return events or a [`Rejection`]; `apply` (evolve) holds none and
+//! never fails or panics. Time comes in as an argument; nothing here reads a clock.
+
+pub mod booking;
+pub mod coupon;
+pub mod cutoff;
+pub mod events;
+pub mod place;
+pub mod pricing;
+pub mod rejection;
+pub mod slot;
+#[cfg(test)]
+pub(crate) mod test_support;
+
+pub use booking::{
+    cancel_booking, expire_booking, BookingEvent, BookingItem, BookingState, BookingStatus,
+    PlacedBooking,
+};
+pub use coupon::{
+    claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,
+    CouponListState, CouponSpec, CouponState, Discount, MAX_COUPON_CLAIMS, MAX_COUPON_CODE_LEN,
+    MAX_PERCENT_OFF, MAX_PER_CUSTOMER_LIMIT,
+};
+pub use cutoff::{bookable_until, Cutoff, CutoffError, MAX_CUTOFF_MINUTES};
+pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, CURRENT_SCHEMA_VERSION};
+pub use place::{
+    place_booking, PlaceBooking, PlaceDecision, MAX_HOLD_TTL, MAX_ITEMS, MAX_SEATS_PER_ITEM,
+    MIN_HOLD_TTL,
+};
+pub use pricing::{quote, Quote};
+pub use rejection::Rejection;
+pub use slot::{
+    block_slot, parse_time_zone, release_expired_holds, release_hold, schedule_slot, unblock_slot,
+    Hold, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_CAPACITY, MAX_REASON_CHARS,
+};

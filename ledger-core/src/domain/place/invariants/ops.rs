@@ -1,0 +1,97 @@
+//! The random commands of the property test in `invariants.rs` and their strategies.
+
+use proptest::prelude::*;
+
+/// Slot ids; the last one is never scheduled.
+pub(super) const SLOTS: [&str; 4] = ["s0", "s1", "s2", "never"];
+/// Customers (`sub`s) placing and cancelling bookings.
+pub(super) const CUSTOMERS: [&str; 3] = ["ana", "bea", "caro"];
+
+/// One step of a random sequence; indices pick slots, customers and earlier bookings.
+#[derive(Debug, Clone)]
+pub(super) enum Op {
+    Schedule {
+        slot: usize,
+        capacity: u32,
+        price: usize,
+        cutoff_minutes: u32,
+    },
+    Block {
+        slot: usize,
+        block: bool,
+    },
+    Place {
+        items: Vec<(usize, u32)>,
+        customer: usize,
+        coupon: bool,
+        ttl_minutes: i64,
+    },
+    Cancel {
+        booking: usize,
+        customer: usize,
+        operator: bool,
+    },
+    Expire {
+        booking: usize,
+    },
+    Confirm {
+        booking: usize,
+    },
+    Advance {
+        minutes: i64,
+    },
+}
+
+pub(super) fn schedule(slots: usize) -> impl Strategy<Value = Op> {
+    (
+        0..slots,
+        0u32..=6,
+        0usize..4,
+        prop::sample::select(vec![0u32, 60, 1440, 2880]),
+    )
+        .prop_map(|(slot, capacity, price, cutoff_minutes)| Op::Schedule {
+            slot,
+            capacity,
+            price,
+            cutoff_minutes,
+        })
+}
+
+pub(super) fn op(slots: usize) -> impl Strategy<Value = Op> {
+    let slot = move || 0..slots;
+    prop_oneof![
+        3 => schedule(slots),
+        1 => (slot(), any::<bool>()).prop_map(|(slot, block)| Op::Block { slot, block }),
+        6 => (
+            items(slots),
+            0usize..CUSTOMERS.len(),
+            any::<bool>(),
+            prop_oneof![Just(15i64), Just(0), Just(-1), 1i64..=120],
+        )
+            .prop_map(|(items, customer, coupon, ttl_minutes)| Op::Place { items, customer, coupon, ttl_minutes }),
+        2 => (0usize..16, 0usize..CUSTOMERS.len(), any::<bool>())
+            .prop_map(|(booking, customer, operator)| Op::Cancel { booking, customer, operator }),
+        1 => (0usize..16).prop_map(|booking| Op::Expire { booking }),
+        1 => (0usize..16).prop_map(|booking| Op::Confirm { booking }),
+        2 => (0i64..=240).prop_map(|minutes| Op::Advance { minutes }),
+    ]
+}
+
+/// Booking items: mostly valid (1..=3 distinct slots, 1..=4 seats each), sometimes empty,
+/// with a zero seat count, a slot twice, or the slot that never exists.
+fn items(slots: usize) -> impl Strategy<Value = Vec<(usize, u32)>> {
+    let item = move || {
+        let slot = prop_oneof![19 => 0..slots, 1 => Just(SLOTS.len() - 1)];
+        let seats = prop_oneof![19 => 1u32..=4, 1 => Just(0u32)];
+        (slot, seats)
+    };
+    let count = prop_oneof![1 => Just(0usize), 19 => 1..=3usize];
+    let list = count.prop_flat_map(move |count| prop::collection::vec(item(), count));
+    (list, 0u8..10).prop_map(|(mut items, dice)| {
+        if dice > 0 {
+            let mut seen = std::collections::BTreeSet::new();
+            items.retain(|(slot, _)| seen.insert(*slot));
+        }
+        items
+    })
+}
