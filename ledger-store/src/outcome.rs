@@ -24,9 +24,10 @@ pub struct DedupKey {
     key: String,
 }
 
-/// Longest scope or key accepted: idempotency keys are at most 255 characters and provider
-/// event ids are far shorter; the bound keeps index entries small.
-pub const MAX_DEDUP_PART_LEN: usize = 255;
+/// Longest scope or key accepted: a scope is `client:` plus a token `sub` (at most 255),
+/// keys are at most 255 characters and provider event ids far shorter; the bound keeps
+/// index entries small.
+pub const MAX_DEDUP_PART_LEN: usize = 320;
 
 impl DedupKey {
     /// Both parts must be 1..=255 characters.

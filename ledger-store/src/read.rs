@@ -157,6 +157,20 @@ impl Store {
         rows.iter().map(decode_head).collect()
     }
 
+    /// The feed cursor of the newest event of `streams`; `None` if they have no events.
+    pub async fn last_cursor(&self, streams: &[StreamId]) -> Result<Option<Cursor>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::LAST_CURSOR).await?;
+        let ids: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
+        let Some(row) = client.query_opt(&stmt, &[&ids]).await? else {
+            return Ok(None);
+        };
+        let tx: &str = row.try_get(0)?;
+        Cursor::from_row(tx, row.try_get(1)?)
+            .map(Some)
+            .ok_or_else(|| corrupt("tx_id", tx))
+    }
+
     /// The stored outcome of a client command, if its key was used.
     pub async fn outcome(&self, dedup: &DedupKey) -> Result<Option<StoredOutcome>, StoreError> {
         let client = self.client().await?;

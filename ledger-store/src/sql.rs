@@ -87,5 +87,11 @@ WHERE category = $1 AND ($2::text[] IS NULL OR snapshot #>> $2::text[] = $3)
   AND stream_id COLLATE \"C\" > $4
 ORDER BY stream_id COLLATE \"C\" LIMIT $5";
 
+/// Feed cursor of the newest event among some streams (the `as_of` of a view of them).
+pub const LAST_CURSOR: &str = "\
+SELECT tx_id::text, global_position FROM events
+WHERE stream_id = ANY($1::text[])
+ORDER BY tx_id DESC, global_position DESC LIMIT 1";
+
 pub const SELECT_HEAD: &str = "\
 SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";
