@@ -5,8 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+use chrono_tz::Tz;
 use ledger_store::bootstrap::DatabaseSource;
 use ledger_store::{PgConfig, StoreSettings};
+
+use crate::auth::{AuthSettings, JwksSource};
 
 /// Default listen address: loopback only, so a dev run is never exposed by accident.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -19,6 +22,19 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Default hold: long enough to pay, short enough not to block a slot for long.
+pub const DEFAULT_HOLD_MINUTES: i64 = 15;
+/// Longest hold an operator may configure (a day).
+pub const MAX_HOLD_MINUTES: i64 = 24 * 60;
+pub const DEFAULT_TIME_ZONE: &str = "America/Argentina/Buenos_Aires";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Development,
+    /// Refuses demo mode and requires real JWKS, issuer and audience.
+    Production,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -27,6 +43,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     pub log_format: LogFormat,
     pub store: StoreSettings,
+    pub environment: Environment,
+    /// `None` when no JWKS is configured: only demo mode may then provide one.
+    pub auth: Option<AuthSettings>,
+    pub hold_ttl: chrono::Duration,
+    pub default_time_zone: Tz,
 }
 
 /// A variable that is set but unusable.
@@ -88,14 +109,129 @@ impl Settings {
             Some("pretty") => LogFormat::Pretty,
             Some(_) => return Err(invalid("LEDGER_LOG_FORMAT", "expected `json` or `pretty`")),
         };
+        let environment = match get("LEDGER_ENV")?.as_deref().map(str::trim) {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(_) => {
+                return Err(invalid(
+                    "LEDGER_ENV",
+                    "expected `development` or `production`",
+                ))
+            }
+        };
+        let hold_minutes = match get("LEDGER_HOLD_MINUTES")? {
+            None => DEFAULT_HOLD_MINUTES,
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=MAX_HOLD_MINUTES).contains(m))
+                .ok_or_else(|| {
+                    invalid(
+                        "LEDGER_HOLD_MINUTES",
+                        format!("expected whole minutes, 1..={MAX_HOLD_MINUTES}"),
+                    )
+                })?,
+        };
+        let zone = get("LEDGER_DEFAULT_TIME_ZONE")?.unwrap_or_else(|| DEFAULT_TIME_ZONE.into());
+        let default_time_zone = zone.trim().parse::<Tz>().map_err(|_| {
+            invalid(
+                "LEDGER_DEFAULT_TIME_ZONE",
+                "expected an IANA time zone such as America/Argentina/Buenos_Aires",
+            )
+        })?;
         Ok(Settings {
             bind,
             database,
             data_dir,
             log_format,
             store: StoreSettings::default(),
+            auth: auth_settings(&get)?,
+            environment,
+            hold_ttl: chrono::Duration::minutes(hold_minutes),
+            default_time_zone,
         })
     }
+}
+
+impl Settings {
+    /// Checks the settings against the run mode: production refuses demo mode and needs a
+    /// real JWKS; demo mode brings its own keys, so it refuses a configured JWKS; any other
+    /// run needs one.
+    pub fn check_mode(self, demo: bool) -> Result<Settings, ConfigError> {
+        match (self.environment, demo, self.auth.is_some()) {
+            (Environment::Production, true, _) => Err(invalid("LEDGER_ENV", "--demo is refused in production")),
+            (_, true, true) => Err(invalid(
+                "LEDGER_JWKS_FILE",
+                "--demo signs its own dev tokens; unset LEDGER_JWKS_FILE/LEDGER_JWKS_URL",
+            )),
+            (Environment::Production, false, true) if insecure_jwks_url(self.auth.as_ref()) => Err(invalid(
+                "LEDGER_JWKS_URL",
+                "production needs an https:// JWKS URL (plain http only to a loopback address)",
+            )),
+            (_, false, false) => Err(invalid(
+                "LEDGER_JWKS_FILE",
+                "set LEDGER_JWKS_FILE or LEDGER_JWKS_URL (with LEDGER_JWT_ISSUER and LEDGER_JWT_AUDIENCE), or run with --demo",
+            )),
+            _ => Ok(self),
+        }
+    }
+}
+
+/// A plain-http JWKS URL to a host other than loopback: keys could be swapped in transit.
+fn insecure_jwks_url(auth: Option<&AuthSettings>) -> bool {
+    let Some(AuthSettings {
+        jwks: JwksSource::Url(url),
+        ..
+    }) = auth
+    else {
+        return false;
+    };
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = host.strip_prefix('[').map_or_else(
+        || host.split(':').next().unwrap_or(""),
+        |h| h.split(']').next().unwrap_or(""),
+    );
+    !(host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// JWKS source plus issuer and audience; all or nothing.
+fn auth_settings(
+    get: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<Option<AuthSettings>, ConfigError> {
+    let jwks = match (get("LEDGER_JWKS_FILE")?, get("LEDGER_JWKS_URL")?) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "LEDGER_JWKS_URL",
+                "set LEDGER_JWKS_FILE or LEDGER_JWKS_URL, not both",
+            ))
+        }
+        (Some(path), None) => JwksSource::File(PathBuf::from(path.trim())),
+        (None, Some(url)) => {
+            let url = url.trim();
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(invalid("LEDGER_JWKS_URL", "expected an http(s) URL"));
+            }
+            JwksSource::Url(url.to_owned())
+        }
+        (None, None) => return Ok(None),
+    };
+    let issuer = get("LEDGER_JWT_ISSUER")?
+        .ok_or_else(|| invalid("LEDGER_JWT_ISSUER", "required when a JWKS is configured"))?;
+    let audience = get("LEDGER_JWT_AUDIENCE")?
+        .ok_or_else(|| invalid("LEDGER_JWT_AUDIENCE", "required when a JWKS is configured"))?;
+    Ok(Some(AuthSettings {
+        issuer: issuer.trim().to_owned(),
+        audience: audience.trim().to_owned(),
+        jwks,
+    }))
 }
 
 #[cfg(test)]
@@ -137,6 +273,64 @@ mod tests {
         assert!(!e.to_string().contains("s3cret"), "{e}");
         let e = Settings::from_lookup(|_| Err(())).unwrap_err();
         assert!(e.to_string().contains("UTF-8"));
+    }
+
+    #[test]
+    fn auth_needs_issuer_and_audience_and_one_source() {
+        assert!(settings(&[]).unwrap().auth.is_none());
+        let e = settings(&[("LEDGER_JWKS_FILE", "/k.json")]).unwrap_err();
+        assert_eq!(e.name, "LEDGER_JWT_ISSUER");
+        let e =
+            settings(&[("LEDGER_JWKS_FILE", "/k"), ("LEDGER_JWKS_URL", "https://x")]).unwrap_err();
+        assert_eq!(e.name, "LEDGER_JWKS_URL");
+        let s = settings(&[
+            ("LEDGER_JWKS_URL", "https://idp.example/jwks"),
+            ("LEDGER_JWT_ISSUER", "https://idp.example/"),
+            ("LEDGER_JWT_AUDIENCE", "ledger"),
+        ])
+        .unwrap();
+        assert!(matches!(s.auth.unwrap().jwks, JwksSource::Url(_)));
+    }
+
+    #[test]
+    fn holds_zone_and_environment_are_checked() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.hold_ttl, chrono::Duration::minutes(15));
+        assert_eq!(s.environment, Environment::Development);
+        for (name, value) in [
+            ("LEDGER_HOLD_MINUTES", "0"),
+            ("LEDGER_HOLD_MINUTES", "ten"),
+            ("LEDGER_DEFAULT_TIME_ZONE", "Mars/Olympus"),
+            ("LEDGER_ENV", "prod"),
+        ] {
+            assert_eq!(settings(&[(name, value)]).unwrap_err().name, name);
+        }
+    }
+
+    #[test]
+    fn production_needs_https_jwks_except_on_loopback() {
+        let with = |url: &str| {
+            settings(&[
+                ("LEDGER_ENV", "production"),
+                ("LEDGER_JWKS_URL", url),
+                ("LEDGER_JWT_ISSUER", "i"),
+                ("LEDGER_JWT_AUDIENCE", "a"),
+            ])
+            .unwrap()
+            .check_mode(false)
+        };
+        assert_eq!(
+            with("http://idp.internal/jwks").unwrap_err().name,
+            "LEDGER_JWKS_URL"
+        );
+        assert_eq!(
+            with("http://user:pw@10.0.0.1:8080/jwks").unwrap_err().name,
+            "LEDGER_JWKS_URL"
+        );
+        assert!(with("https://idp.example/jwks").is_ok());
+        assert!(with("http://127.0.0.1:9000/jwks").is_ok());
+        assert!(with("http://[::1]:9000/jwks").is_ok());
+        assert!(with("http://localhost/jwks").is_ok());
     }
 
     #[test]

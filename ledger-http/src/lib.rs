@@ -1,11 +1,20 @@
 //! The reservation ledger's HTTP server (actix-web): the only crate that knows HTTP.
 //! Handlers parse requests into core types and call the store; no SQL lives here.
 
+pub mod auth;
+pub mod commands;
 pub mod config;
-pub mod problem;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
 pub mod routes;
 pub mod startup;
+pub mod sweeper;
 pub mod telemetry;
+pub mod views;
 
 pub use config::Settings;
 pub use startup::{AppState, Application};

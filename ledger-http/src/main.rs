@@ -1,26 +1,36 @@
 //! `ledger-http`: configuration → telemetry → database (private cluster or DATABASE_URL,
-//! migrated) → server, until SIGINT/SIGTERM; then the private cluster is stopped cleanly.
+//! migrated) → auth → server and hold sweeper, until SIGINT/SIGTERM; then the private
+//! cluster is stopped cleanly. `--demo` adds dev keys, demo data and printed tokens.
 
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use ledger_http::{telemetry, AppState, Application, Settings};
+use ledger_http::auth::Authenticator;
+use ledger_http::{demo, sweeper, telemetry, AppState, Application, Settings};
 use ledger_store::bootstrap;
 
-const USAGE: &str = "usage: ledger-http   (configured by environment variables; see README.md)";
+const USAGE: &str =
+    "usage: ledger-http [--demo]   (configured by environment variables; see README.md)\n\
+  --demo   development only: dev signing keys under LEDGER_DATA_DIR, a demo activity,\n\
+           and printed tokens and a curl line that books a seat";
 
 fn main() -> ExitCode {
-    if let Some(arg) = std::env::args().nth(1) {
-        let help = arg == "--help" || arg == "-h";
-        eprintln!("{}{USAGE}", if help { "" } else { "unknown argument\n" });
-        return if help {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(2)
-        };
+    let mut demo = false;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--demo" => demo = true,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("ledger-http: unknown argument {other:?}\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
     }
-    let settings = match Settings::from_env() {
+    let settings = match Settings::from_env().and_then(|s| s.check_mode(demo)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("ledger-http: {e}");
@@ -28,7 +38,7 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format);
-    match actix_web::rt::System::new().block_on(serve(settings)) {
+    match actix_web::rt::System::new().block_on(serve(settings, demo)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = format!("{e:#}"), "ledger-http stopped on an error");
@@ -38,21 +48,37 @@ fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: Settings) -> anyhow::Result<()> {
+async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
+    let dev_keys = if demo_mode {
+        let (auth, keys) = demo::dev_auth(&settings.data_dir)?;
+        settings.auth = Some(auth);
+        Some(keys)
+    } else {
+        None
+    };
+    let auth_settings = settings.auth.clone().context("no JWKS configured")?;
+    let auth = Authenticator::load(auth_settings).await?;
     let db = bootstrap::open(settings.database.clone(), &settings.store)
         .await
         .context("opening the database")?;
+    let state = AppState::new(
+        db.store.clone(),
+        settings.hold_ttl,
+        settings.default_time_zone,
+    );
+    if demo_mode {
+        demo::seed(&state).await.context("seeding demo data")?;
+    }
     let listener = TcpListener::bind(settings.bind)
         .with_context(|| format!("binding LEDGER_BIND={}", settings.bind))?;
-    let app = Application::build(
-        listener,
-        AppState {
-            store: db.store.clone(),
-        },
-        true,
-    )?;
+    let app = Application::build(listener, state.clone(), auth, true)?;
     tracing::info!(addr = %app.local_addr(), "ledger-http listening");
+    if let Some(keys) = &dev_keys {
+        demo::print_welcome(keys, app.local_addr(), state.clock.now());
+    }
+    let sweeper = actix_web::rt::spawn(sweeper::run(state));
     let served = app.run_until_stopped().await;
+    sweeper.abort();
     db.store.close();
     // Stopping the private cluster blocks until it has shut down.
     tokio::task::spawn_blocking(move || drop(db)).await?;

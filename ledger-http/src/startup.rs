@@ -2,21 +2,42 @@
 //! listener (tests bind port 0) and decides whether the server handles OS signals.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
+use chrono_tz::Tz;
+use ledger_core::Clock;
 use ledger_store::Store;
 
-use crate::routes;
+use crate::auth::Authenticator;
+use crate::metrics::Metrics;
+use crate::{extract, middleware, routes};
 
 /// Requests in flight get this long to finish on shutdown.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Shared by every worker.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The clock every decision uses (tests move it).
+    pub clock: Arc<dyn Clock>,
+    pub hold_ttl: chrono::Duration,
+    pub default_time_zone: Tz,
+}
+
+impl AppState {
+    pub fn new(store: Store, hold_ttl: chrono::Duration, default_time_zone: Tz) -> AppState {
+        AppState {
+            clock: store.clock().clone(),
+            store,
+            hold_ttl,
+            default_time_zone,
+        }
+    }
 }
 
 pub struct Application {
@@ -30,13 +51,22 @@ impl Application {
     pub fn build(
         listener: TcpListener,
         state: AppState,
+        auth: Authenticator,
         handle_signals: bool,
     ) -> std::io::Result<Application> {
         let addr = listener.local_addr()?;
-        let data = web::Data::new(state);
+        let state = web::Data::new(state);
+        let auth = web::Data::new(auth);
+        let metrics = web::Data::new(Metrics::new());
         let mut server = HttpServer::new(move || {
             App::new()
-                .app_data(data.clone())
+                .app_data(state.clone())
+                .app_data(auth.clone())
+                .app_data(metrics.clone())
+                .app_data(extract::json_config())
+                .app_data(extract::query_config())
+                .app_data(extract::payload_config())
+                .wrap(from_fn(middleware::observe))
                 .configure(routes::configure)
         })
         .listen(listener)?

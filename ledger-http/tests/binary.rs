@@ -1,5 +1,6 @@
-//! The README's run command, as a user runs it: `ledger-http` with no DATABASE_URL starts
-//! its own PostgreSQL under the data folder, reports ready, and on SIGTERM stops it.
+//! The README's run command, as a user runs it: `ledger-http --demo` with no DATABASE_URL
+//! starts its own PostgreSQL under the data folder, seeds the demo, prints tokens that
+//! work for the printed booking, reports ready, and on SIGTERM stops it.
 //! (This is the only test outside the e2e binary that starts a cluster: it tests exactly
 //! that start-up path.)
 
@@ -28,12 +29,13 @@ fn free_port() -> u16 {
 
 fn spawn(dir: &Path, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ledger-http"))
+        .arg("--demo")
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LEDGER_DATA_DIR", dir)
         .env("LEDGER_BIND", format!("127.0.0.1:{port}"))
         .env("LEDGER_LOG_FORMAT", "json")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn ledger-http")
@@ -82,6 +84,31 @@ async fn run_command_serves_ready_on_its_own_cluster_and_stops_it_on_sigterm() {
         assert!(start.elapsed() < READY_DEADLINE, "not ready in time");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The printed customer token books a seat on the demo slot, with the demo coupon.
+    let stdout = run.0.stdout.take().unwrap();
+    let printed: Vec<String> = std::io::BufRead::lines(std::io::BufReader::new(stdout))
+        .map_while(Result::ok)
+        .take_while(|l| !l.starts_with("curl -s http"))
+        .collect();
+    let token = printed
+        .iter()
+        .find_map(|l| l.strip_prefix("export CUSTOMER_TOKEN='"))
+        .and_then(|l| l.strip_suffix('\''))
+        .expect("a customer token is printed");
+    assert!(
+        printed.iter().any(|l| l.starts_with("curl -s -X POST")),
+        "a curl line is printed"
+    );
+    let booked = http
+        .post(format!("http://127.0.0.1:{port}/v1/bookings"))
+        .bearer_auth(token)
+        .header("Idempotency-Key", "demo-1")
+        .json(&serde_json::json!({"items": [{"slot_id": "glaciar-0900", "seats": 2}], "coupon_code": "VERANO10"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(booked.status(), 201, "{}", booked.text().await.unwrap());
+
     let pid_file = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
@@ -120,12 +147,28 @@ async fn run_command_serves_ready_on_its_own_cluster_and_stops_it_on_sigterm() {
 }
 
 #[test]
-fn a_bad_variable_is_named_and_exits_2() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ledger-http"))
-        .env("LEDGER_BIND", "not-an-address")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+fn bad_settings_are_named_and_exit_2() {
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ledger-http"))
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&["--demo"], &[("LEDGER_BIND", "not-an-address")]);
+    assert_eq!(code, Some(2));
     assert!(err.contains("LEDGER_BIND"), "{err}");
+    let (code, err) = run(&["--demo"], &[("LEDGER_ENV", "production")]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--demo is refused in production"), "{err}");
+    let (code, err) = run(&[], &[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("LEDGER_JWKS_FILE"),
+        "no JWKS and no --demo: {err}"
+    );
 }

@@ -4,19 +4,23 @@
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpResponse, ResponseError};
 use serde_json::json;
 
-use crate::problem::Problem;
+use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// A readiness probe must answer quickly even when the database hangs.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The process answers.
+#[utoipa::path(get, path = "/health/live", responses((status = 200, description = "live")))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "live"}))
 }
 
+/// The database answers and has every migration of this build.
+#[utoipa::path(get, path = "/health/ready", responses((status = 200, description = "ready"), (status = 503, body = crate::openapi::ProblemDoc)))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let check = async {
         state
@@ -40,13 +44,13 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
         })),
         Err(detail) => {
             tracing::warn!(detail, "not ready");
-            Problem::new(
+            ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "not_ready",
                 "Service not ready",
                 detail,
             )
-            .response()
+            .error_response()
         }
     }
 }

@@ -1,10 +1,82 @@
-//! Route table: one module per resource.
+//! Route table. Unknown paths answer 404 and known paths with another method 405, both as
+//! problems.
 
-use actix_web::web;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::commands;
+use crate::error::ApiError;
+use crate::openapi::ApiDoc;
+
+pub mod availability;
+pub mod bookings;
+pub mod coupons;
 pub mod health;
+pub mod metrics;
+
+async fn not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::not_found("not_found", format!("no route for {}", req.path())).error_response()
+}
+
+async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ApiError::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        format!("{} is not supported here", req.method()),
+    )
+    .error_response()
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/live", web::get().to(health::live))
-        .route("/health/ready", web::get().to(health::ready));
+    cfg.service(resource("/health/live").route(web::get().to(health::live)))
+        .service(resource("/health/ready").route(web::get().to(health::ready)))
+        .service(resource("/metrics").route(web::get().to(metrics::render)))
+        .service(resource("/v1/slots/{slot_id}").route(web::put().to(commands::slots::put_slot)))
+        .service(
+            resource("/v1/slots/{slot_id}/block").route(web::post().to(commands::slots::block)),
+        )
+        .service(
+            resource("/v1/slots/{slot_id}/unblock").route(web::post().to(commands::slots::unblock)),
+        )
+        .service(
+            resource("/v1/slots/{slot_id}/availability").route(web::get().to(availability::slot)),
+        )
+        .service(
+            resource("/v1/activities/{activity_id}/availability")
+                .route(web::get().to(availability::activity)),
+        )
+        .service(resource("/v1/bookings").route(web::post().to(commands::bookings::place)))
+        .service(resource("/v1/bookings/{booking_id}").route(web::get().to(bookings::get)))
+        .service(
+            resource("/v1/bookings/{booking_id}/cancel")
+                .route(web::post().to(commands::bookings::cancel)),
+        )
+        .service(
+            resource("/v1/coupons")
+                .route(web::post().to(commands::coupons::issue))
+                .route(web::get().to(coupons::list)),
+        )
+        .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        )
+        .service(resource("/docs").route(web::get().to(docs_redirect)))
+        .default_service(web::to(not_found));
 }

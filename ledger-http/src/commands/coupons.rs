@@ -1,0 +1,123 @@
+//! `POST /v1/coupons` (operator): issue a coupon. Issuing the same definition again is a
+//! no-op answered 200; a different definition for an issued code is 409 `coupon_conflict`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, FixedOffset};
+use ledger_core::domain::{issue_coupon, CouponCode, CouponSpec, CouponState, Discount};
+use ledger_core::Money;
+use ledger_store::{AppendBatch, Wake};
+use serde::Deserialize;
+
+use super::aggregate::{append, command_metadata, load_locked};
+use super::rejection::problem;
+use super::{execute, CommandMeta, Decided, Reply};
+use crate::auth::{Principal, Role};
+use crate::error::ApiError;
+use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
+use crate::startup::AppState;
+use crate::views::coupon_view;
+
+/// The body of `POST /v1/coupons`: exactly one of `percent_off` and `amount_off`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IssueCoupon {
+    pub code: String,
+    pub percent_off: Option<i64>,
+    #[schema(value_type = Option<crate::openapi::MoneyDoc>)]
+    pub amount_off: Option<Money>,
+    pub max_claims: u32,
+    pub per_customer_limit: u32,
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_from: DateTime<FixedOffset>,
+    #[schema(value_type = String, format = DateTime)]
+    pub valid_until: DateTime<FixedOffset>,
+}
+
+fn spec(body: IssueCoupon) -> Result<CouponSpec, ApiError> {
+    let invalid = |d: &str| ApiError::unprocessable("invalid_coupon", d.to_owned());
+    let discount = match (body.percent_off, body.amount_off) {
+        (Some(p), None) => Discount::PercentOff(
+            u8::try_from(p).map_err(|_| invalid("percent_off must be 1..=100"))?,
+        ),
+        (None, Some(a)) => Discount::AmountOff(a),
+        _ => return Err(invalid("give exactly one of percent_off and amount_off")),
+    };
+    let spec = CouponSpec {
+        code: CouponCode::parse(&body.code).map_err(|r| problem(&r))?,
+        discount,
+        max_claims: body.max_claims,
+        per_customer_limit: body.per_customer_limit,
+        valid_from: body.valid_from.to_utc(),
+        valid_until: body.valid_until.to_utc(),
+    };
+    spec.validate().map_err(|r| problem(&r))?;
+    Ok(spec)
+}
+
+/// Issues a coupon (operator).
+#[utoipa::path(post, path = "/v1/coupons", request_body = IssueCoupon, security(("bearer" = [])),
+    params(("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
+    responses((status = 201, description = "issued"), (status = 200, description = "already issued with this definition"), (status = 409, description = "coupon_conflict", body = crate::openapi::ProblemDoc)))]
+pub async fn issue(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    principal: Principal,
+    key: RequiredKey,
+    body: CommandBody<IssueCoupon>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Operator])?;
+    let fingerprint = request_fingerprint(&req, Some(&body.value))?;
+    let spec = spec(body.parsed)?;
+    let code = spec.code.clone();
+    let stream = code.stream_id();
+    let meta = CommandMeta {
+        sub: principal.sub().to_owned(),
+        key: Some(key.0),
+        fingerprint,
+    };
+    let metadata = command_metadata(&meta.sub);
+    execute(
+        &state,
+        &meta,
+        std::slice::from_ref(&stream),
+        async |locked| {
+            let now = state.clock.now();
+            let mut coupon: CouponState = load_locked(&state.store, locked, &stream).await?;
+            let events = match issue_coupon(&coupon, spec) {
+                Ok(events) => events,
+                Err(r) => {
+                    return Ok(Decided {
+                        batch: AppendBatch::default(),
+                        reply: Reply::rejected(&problem(&r)),
+                    })
+                }
+            };
+            let status = if events.is_empty() {
+                StatusCode::OK
+            } else {
+                StatusCode::CREATED
+            };
+            let appended = append(
+                stream.clone(),
+                &mut coupon,
+                &events,
+                &metadata,
+                Wake::Unchanged,
+            )?;
+            let reply = Reply {
+                status,
+                body: coupon_view(&coupon, now),
+                with_cursor: !events.is_empty(),
+            };
+            Ok(Decided {
+                batch: AppendBatch {
+                    streams: vec![appended],
+                    ..AppendBatch::default()
+                },
+                reply,
+            })
+        },
+    )
+    .await
+}

@@ -1,0 +1,144 @@
+//! Request parsing at the edge: JSON bodies (64 KiB, `application/json`, unknown fields
+//! refused), idempotency keys, and the problem responses for each way a request is wrong.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
+use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
+use ledger_core::{fingerprint, IdempotencyKey, RequestFingerprint};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// Largest request body (API.md): 413 above it.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .error_handler(|err, _req| json_error(err).into())
+}
+
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let QueryPayloadError::Deserialize(e) = err else {
+            return ApiError::bad_request("invalid_query", "the query string is malformed").into();
+        };
+        ApiError::bad_request("invalid_query", e.to_string()).into()
+    })
+}
+
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(MAX_BODY_BYTES)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        "Payload too large",
+        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+fn json_error(err: JsonPayloadError) -> ApiError {
+    match err {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            too_large()
+        }
+        JsonPayloadError::Payload(PayloadError::Overflow) => too_large(),
+        JsonPayloadError::ContentType => ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "send the body as Content-Type: application/json",
+        ),
+        JsonPayloadError::Deserialize(e) => {
+            ApiError::bad_request("invalid_body", format!("the body is not valid JSON: {e}"))
+        }
+        _ => ApiError::bad_request("invalid_body", "the body could not be read"),
+    }
+}
+
+/// A JSON command body: the typed request (unknown fields refused) and the value it came
+/// from, which the idempotency fingerprint is computed over.
+pub struct CommandBody<T> {
+    pub value: Value,
+    pub parsed: T,
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for CommandBody<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            let parsed = serde_json::from_value::<T>(value.clone())
+                .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+            Ok(CommandBody { value, parsed })
+        })
+    }
+}
+
+/// The `Idempotency-Key` header, when the route requires one (every POST command).
+pub struct RequiredKey(pub IdempotencyKey);
+
+/// The `Idempotency-Key` header, when the route accepts one (PUT).
+pub struct OptionalKey(pub Option<IdempotencyKey>);
+
+fn key_header(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(raw) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = raw.to_str().map_err(|_| {
+        ApiError::bad_request(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be printable ASCII",
+        )
+    })?;
+    IdempotencyKey::parse_header(text)
+        .map(Some)
+        .map_err(|e| ApiError::bad_request("invalid_idempotency_key", e.to_string()))
+}
+
+impl FromRequest for RequiredKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(key_header(req).and_then(|k| {
+            k.map(RequiredKey).ok_or_else(|| {
+                ApiError::bad_request(
+                    "idempotency_key_missing",
+                    "this command requires an Idempotency-Key header",
+                )
+            })
+        }))
+    }
+}
+
+impl FromRequest for OptionalKey {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(key_header(req).map(OptionalKey))
+    }
+}
+
+/// Fingerprint of a command: method, path and canonical body.
+pub fn request_fingerprint(
+    req: &HttpRequest,
+    body: Option<&Value>,
+) -> Result<RequestFingerprint, ApiError> {
+    fingerprint(req.method().as_str(), req.path(), body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_body",
+            format!("the body cannot be stored exactly: {e}"),
+        )
+    })
+}

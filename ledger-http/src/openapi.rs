@@ -1,0 +1,77 @@
+//! The OpenAPI document, generated from the handlers' annotations (`/openapi.json`), and
+//! Swagger UI (`/docs`, vendored: the build downloads nothing).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use crate::commands;
+use crate::routes;
+
+/// `{"amount_minor": 12500, "currency": "ARS"}`: integer minor units and an ISO 4217 code.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MoneyDoc {
+    pub amount_minor: i64,
+    #[schema(example = "ARS")]
+    pub currency: String,
+}
+
+/// RFC 9457 problem document with a stable `code`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ProblemDoc {
+    #[schema(rename = "type")]
+    pub type_uri: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    pub detail: String,
+}
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Reservation ledger", version = "1", description = "Event-sourced reservation ledger: the HTTP contract of API.md."),
+    paths(
+        routes::health::live,
+        routes::health::ready,
+        routes::metrics::render,
+        commands::slots::put_slot,
+        commands::slots::block,
+        commands::slots::unblock,
+        routes::availability::slot,
+        routes::availability::activity,
+        commands::bookings::place,
+        routes::bookings::get,
+        commands::bookings::cancel,
+        commands::coupons::issue,
+        routes::coupons::list,
+    ),
+    components(schemas(
+        MoneyDoc,
+        ProblemDoc,
+        commands::slots::PutSlot,
+        commands::slots::Reason,
+        commands::bookings::PlaceBookingBody,
+        commands::bookings::ItemBody,
+        commands::coupons::IssueCoupon,
+    )),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
