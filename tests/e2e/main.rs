@@ -1,6 +1,13 @@
 //! End-to-end tests against a real PostgreSQL: one private cluster for the whole run, a
 //! fresh database per test. Each test names the invariant (DESIGN.md) it checks.
 
+mod api_auth;
+mod api_bookings;
+mod api_coupons;
+mod api_idempotency;
+mod api_shell;
+mod api_support;
+mod api_time;
 mod append_only;
 mod feed;
 mod health;

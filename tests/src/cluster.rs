@@ -23,6 +23,27 @@ struct Server {
 static SERVER: OnceCell<Server> = OnceCell::const_new();
 static CLUSTER: Mutex<Option<EmbeddedCluster>> = Mutex::new(None);
 static NEXT_DB: AtomicU64 = AtomicU64::new(1);
+static REMOVE_AT_EXIT: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes `path` when the test process exits.
+pub fn remove_at_exit(path: PathBuf) {
+    let mut paths = REMOVE_AT_EXIT.lock().expect("exit list");
+    if paths.is_empty() {
+        // SAFETY: registers a plain extern "C" function; it runs once, at process exit.
+        unsafe {
+            libc::atexit(remove_paths_at_exit);
+        }
+    }
+    paths.push(path);
+}
+
+extern "C" fn remove_paths_at_exit() {
+    if let Ok(paths) = REMOVE_AT_EXIT.lock() {
+        for p in paths.iter() {
+            let _ = std::fs::remove_dir_all(p);
+        }
+    }
+}
 
 /// A database of its own for one test.
 #[derive(Debug, Clone)]
@@ -31,7 +52,7 @@ pub struct TestDb {
     pub pg: PgConfig,
 }
 
-fn workspace_root() -> PathBuf {
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("the tests crate sits in the workspace")

@@ -1,0 +1,243 @@
+//! The HTTP shell: problems, request ids, body limits, content types, unknown fields,
+//! routes, metrics — and no 5xx for anything a client can send (invariant 12).
+
+use ledger_tests::app::{spawn_app, status_json};
+use ledger_tests::fresh_db;
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::api_support::{customer, operator, put_slot};
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let resp = app
+        .http
+        .get(app.url("/health/live"))
+        .header("X-Request-Id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["x-request-id"], "abc-123");
+    let resp = app.http.get(app.url("/nowhere")).send().await.unwrap();
+    let generated = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let (status, body) = status_json(resp).await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")));
+    let resp = app
+        .http
+        .delete(app.url("/v1/bookings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_are_limited_typed_and_strict() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let (cust, key) = (customer(1), Some("k1"));
+    let big = json!({"items": [], "pad": "x".repeat(70 * 1024)});
+    let (status, body) = status_json(
+        app.send(Method::POST, "/v1/bookings", Some(&cust), key, Some(&big))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (413, Some("payload_too_large"))
+    );
+
+    let resp = app
+        .http
+        .post(app.url("/v1/bookings"))
+        .bearer_auth(&cust)
+        .header("Idempotency-Key", "k2")
+        .header("Content-Type", "text/plain")
+        .body(r#"{"items":[]}"#)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_json(resp).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+
+    let unknown = json!({"items": [{"slot_id": "s", "seats": 1}], "discount_please": true});
+    let (status, body) = status_json(app.post("/v1/bookings", &cust, "k3", &unknown).await).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_body")),
+        "{body}"
+    );
+    assert!(body["detail"].as_str().unwrap().contains("discount_please"));
+    app.stop().await;
+}
+
+/// Table-driven: every malformed request gets a 4xx problem, never a 5xx.
+#[tokio::test]
+async fn no_malformed_request_gets_a_5xx() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    put_slot(&app, "s1", 5).await;
+    let (cust, op) = (customer(1), operator());
+    let raw_bodies: &[&str] = &[
+        "", "{", "null", "[]", "\"x\"", "{\"items\": null}", "{\"items\": {}}", "{\"items\": [{}]}",
+        "{\"items\": [{\"slot_id\": 5, \"seats\": 1}]}", "{\"items\": [{\"slot_id\": \"s1\", \"seats\": \"two\"}]}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 99999999999999999999}]}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": -1}]}", "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 0}]}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 1.5}]}", "{\"items\": [{\"slot_id\": \"../etc\", \"seats\": 1}]}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 1}], \"coupon_code\": \"\\u0000\"}",
+        "{\"reason\": \"a\\u0000b\"}",
+        "{\"reason\": 7}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 1}], \"expected_total\": {\"amount_minor\": 1.5, \"currency\": \"ARS\"}}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 1}], \"expected_total\": {\"amount_minor\": 1, \"currency\": \"pesos\"}}",
+        "{\"items\": [{\"slot_id\": \"s1\", \"seats\": 1}], \"expected_total\": {\"amount_minor\": 9007199254740993, \"currency\": \"ARS\"}}",
+        "{\"items\": [], \"a\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    ];
+    let mut checked = 0;
+    for (i, raw) in raw_bodies.iter().enumerate() {
+        for (path, token) in [
+            ("/v1/bookings", &cust),
+            ("/v1/coupons", &op),
+            ("/v1/slots/s1/block", &op),
+        ] {
+            let resp = app
+                .http
+                .post(app.url(path))
+                .bearer_auth(token)
+                .header("Idempotency-Key", format!("bad-{i}-{path}"))
+                .header("Content-Type", "application/json")
+                .body(raw.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or(Value::Null);
+            assert!(
+                (400..500).contains(&status),
+                "{path} {raw:?} → {status} {body}"
+            );
+            assert!(
+                body["code"].is_string(),
+                "{path} {raw:?} → a problem body: {body}"
+            );
+            checked += 1;
+        }
+    }
+    for (path, body) in [
+        ("/v1/slots/s%00x", json!({})),
+        (
+            "/v1/slots/s1",
+            json!({"activity_id": "a", "starts_at": "yesterday", "capacity": 1}),
+        ),
+        (
+            "/v1/slots/s1",
+            json!({"activity_id": "a", "starts_at": "2026-12-01T09:00:00Z", "capacity": 1,
+            "price": {"amount_minor": 1, "currency": "ARS"}, "time_zone": "Mars/Base", "cutoff": {"kind": "minutes_before", "minutes": 5}}),
+        ),
+        (
+            "/v1/slots/s1",
+            json!({"activity_id": "a", "starts_at": "2026-12-01T09:00:00Z", "capacity": 4_000_000_000u64,
+            "price": {"amount_minor": 1, "currency": "ARS"}, "cutoff": {"kind": "minutes_before", "minutes": 5}}),
+        ),
+        (
+            "/v1/slots/s1",
+            json!({"activity_id": "a", "starts_at": "2026-12-01T09:00:00Z", "capacity": 1,
+            "price": {"amount_minor": 1, "currency": "ARS"}, "cutoff": {"kind": "day_before_at", "local_time": "25:99"}}),
+        ),
+    ] {
+        let resp = app.put(path, &op, &body).await;
+        let status = resp.status().as_u16();
+        assert!((400..500).contains(&status), "{path} {body} → {status}");
+        checked += 1;
+    }
+    let (status, _) = status_json(
+        app.get("/v1/activities/glaciar-trek/availability?from=nope", None)
+            .await,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = status_json(app.get("/v1/bookings/not-a-uuid", Some(&cust)).await).await;
+    assert_eq!(status, 404);
+    assert!(checked > 60);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_and_bookings_by_outcome() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    put_slot(&app, "m1", 1).await;
+    let _ = crate::api_support::book(&app, &customer(1), "m-a", &[("m1", 1)]).await;
+    let _ = crate::api_support::book(&app, &customer(2), "m-b", &[("m1", 1)]).await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"ledger_http_requests_total{method="PUT",route="/v1/slots/{slot_id}",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ledger_bookings_total{outcome="held"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"ledger_bookings_total{outcome="sold_out"} 1"#),
+        "{text}"
+    );
+    assert!(text.contains("ledger_http_request_duration_seconds_bucket"));
+    app.stop().await;
+}
+
+/// The OpenAPI document is generated from the code and lists every route of API.md built so
+/// far; Swagger UI is served from the binary (vendored).
+#[tokio::test]
+async fn openapi_lists_every_route_and_docs_are_served() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let (status, doc) = status_json(app.get("/openapi.json", None).await).await;
+    assert_eq!(status, 200);
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/health/live", "get"),
+        ("/health/ready", "get"),
+        ("/metrics", "get"),
+        ("/v1/slots/{slot_id}", "put"),
+        ("/v1/slots/{slot_id}/block", "post"),
+        ("/v1/slots/{slot_id}/unblock", "post"),
+        ("/v1/slots/{slot_id}/availability", "get"),
+        ("/v1/activities/{activity_id}/availability", "get"),
+        ("/v1/bookings", "post"),
+        ("/v1/bookings/{booking_id}", "get"),
+        ("/v1/bookings/{booking_id}/cancel", "post"),
+        ("/v1/coupons", "post"),
+        ("/v1/coupons", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    assert!(doc["components"]["schemas"]["PlaceBookingBody"].is_object());
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let docs = app.http.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs
+        .text()
+        .await
+        .unwrap()
+        .to_lowercase()
+        .contains("swagger"));
+    app.stop().await;
+}
