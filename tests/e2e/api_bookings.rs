@@ -136,3 +136,54 @@ async fn a_booking_is_priced_by_the_server_read_by_its_owner_and_cancelled() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_activity_lists_its_slots_in_a_window_by_start_time() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let slot = |activity: &str, starts_at: &str| {
+        json!({"activity_id": activity, "starts_at": starts_at, "capacity": 4,
+               "price": {"amount_minor": 100, "currency": "ARS"}, "cutoff": {"kind": "minutes_before", "minutes": 30}})
+    };
+    crate::api_support::put_slot_with(&app, "late", slot("trek", "2026-12-02T09:00:00-03:00"))
+        .await;
+    crate::api_support::put_slot_with(&app, "early", slot("trek", "2026-12-01T09:00:00-03:00"))
+        .await;
+    crate::api_support::put_slot_with(&app, "later", slot("trek", "2026-12-05T09:00:00-03:00"))
+        .await;
+    crate::api_support::put_slot_with(&app, "kayak", slot("kayak", "2026-12-01T10:00:00-03:00"))
+        .await;
+    let (_, booking) = book(&app, &customer(1), "k", &[("early", 3)]).await;
+    assert!(booking["booking_id"].is_string());
+    let path = "/v1/activities/trek/availability?from=2026-12-01T00:00:00-03:00&to=2026-12-03T00:00:00-03:00";
+    let (status, list) = status_json(app.get(path, None).await).await;
+    assert_eq!(status, 200, "{list}");
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["slot_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        vec!["early", "late"],
+        "in the window, by start time, this activity only"
+    );
+    assert_eq!(
+        (list[0]["held"].as_u64(), list[0]["available"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(
+        list[0]["time_zone"], "America/Argentina/Buenos_Aires",
+        "the default zone"
+    );
+    assert!(list[0]["as_of"].is_string());
+    let (_, all) = status_json(app.get("/v1/activities/trek/availability", None).await).await;
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let (_, none) = status_json(
+        app.get("/v1/activities/nothing-here/availability", None)
+            .await,
+    )
+    .await;
+    assert_eq!(none, json!([]));
+    app.stop().await;
+}

@@ -6,7 +6,7 @@ use chrono::{DateTime, FixedOffset};
 use ledger_core::domain::SlotState;
 use ledger_core::{ActivityId, Category, SlotId, StreamId};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::commands::aggregate::load;
 use crate::commands::slots::slot_id;
@@ -60,7 +60,7 @@ pub struct Window {
 /// Availability of an activity's slots starting in [from, to) (public).
 #[utoipa::path(get, path = "/v1/activities/{activity_id}/availability",
     params(("activity_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
-    responses((status = 200, description = "activity_id, slots, as_of")))]
+    responses((status = 200, description = "array of slot availability views, by start time")))]
 pub async fn activity(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -106,9 +106,14 @@ pub async fn activity(
     }
     slots.sort_by_key(|s| s.0);
     let streams: Vec<StreamId> = heads.iter().map(|h| h.stream_id.clone()).collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "activity_id": activity.as_str(),
-        "slots": slots.into_iter().map(|(_, v)| v).collect::<Vec<_>>(),
-        "as_of": as_of(&state, &streams).await?,
-    })))
+    let as_of = as_of(&state, &streams).await?;
+    // API.md: "list of the same" — an array of slot views, each with the listing's as_of.
+    let list: Vec<Value> = slots
+        .into_iter()
+        .map(|(_, mut v)| {
+            v["as_of"] = as_of.clone();
+            v
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(list))
 }
