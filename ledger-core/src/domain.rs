@@ -1,6 +1,7 @@
 //! The booking domain in decide/evolve style: slots (capacity, holds, cutoffs), bookings,
-//! coupons, pricing, the all-or-nothing placement across streams, the business
-//! `Rejection`s, and the stored form of every event.
+//! coupons, pricing, the all-or-nothing placement across streams, payments (the provider
+//! reports and what they do to a booking), the business `Rejection`s, and the stored form
+//! of every event.
 //!
 //! `decide` functions (`schedule_slot`, `place_booking`, `cancel_booking`, …) hold every
 //! business rule and return events or a [`Rejection`]; `apply` (evolve) holds none and
@@ -10,6 +11,7 @@ pub mod booking;
 pub mod coupon;
 pub mod cutoff;
 pub mod events;
+pub mod payment;
 pub mod place;
 pub mod pricing;
 pub mod rejection;
@@ -28,6 +30,11 @@ pub use coupon::{
 };
 pub use cutoff::{bookable_until, Cutoff, CutoffError, MAX_CUTOFF_MINUTES};
 pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, CURRENT_SCHEMA_VERSION};
+pub use payment::{
+    apply_payment, payment_key, PaymentDecision, PaymentFailure, PaymentOutcome, PaymentRecord,
+    PaymentReport, PaymentSource, PaymentStatus, Provider, ReportedStatus,
+    MAX_PAYMENTS_PER_BOOKING, MAX_PAYMENT_ID_LEN, MAX_PROVIDER_EVENT_ID_LEN,
+};
 pub use place::{
     place_booking, PlaceBooking, PlaceDecision, MAX_HOLD_TTL, MAX_ITEMS, MAX_SEATS_PER_ITEM,
     MIN_HOLD_TTL,

@@ -17,6 +17,7 @@ pub mod fingerprint;
 pub mod idempotency;
 pub mod ids;
 pub mod money;
+pub mod webhook;
 
 pub use canonical::{canonical_json, CanonicalError, MAX_SAFE_INTEGER};
 pub use chain::{
@@ -38,3 +39,4 @@ pub use fingerprint::{fingerprint, RequestFingerprint};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, MAX_IDEMPOTENCY_KEY_LEN};
 pub use ids::{ActivityId, BookingId, Category, EventId, IdError, SlotId, StreamId};
 pub use money::{Currency, Money, MoneyError, MAX_MINOR};
+pub mod provider_log;

@@ -1,6 +1,8 @@
-//! The booking aggregate (stream `booking-<uuid>`): its items, events, status, the
-//! decision state `BookingState` with `apply` and the clock-derived status, and the
-//! cancel and expire decisions. Placing a booking is `domain::place`.
+//! The booking aggregate (stream `booking-<uuid>`): its items, events, status and what
+//! `BookingPlaced` recorded. The decision state `BookingState` (with `apply`, the
+//! clock-derived status and the paid sum) is in `booking/state.rs`; the cancel and expire
+//! decisions in `booking/decide.rs`. Placing a booking is `domain::place`, paying it
+//! `domain::payment`.
 
 use std::fmt;
 
@@ -8,9 +10,18 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::coupon::CouponCode;
-use crate::domain::rejection::Rejection;
-use crate::ids::SlotId;
+use crate::domain::payment::{
+    PaymentFailure, PaymentSource, PaymentStatus, Provider, ReportedStatus,
+};
+use crate::ids::{BookingId, SlotId};
 use crate::money::Money;
+
+mod decide;
+mod state;
+
+pub use decide::{cancel_booking, expire_booking};
+pub use state::BookingState;
+pub(crate) use state::Settlement;
 
 /// Seats on one slot within a booking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,12 +35,16 @@ pub struct BookingItem {
     pub unit_price: Money,
 }
 
-/// A fact about a booking. Stored through [`crate::domain::DomainEvent`].
+/// A fact about a booking. Stored through [`crate::domain::DomainEvent`]. Payment events
+/// name their payment by `provider` and `payment_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub enum BookingEvent {
     /// Seats were held on every item's slot and the booking awaits payment.
     BookingPlaced {
+        /// The booking's own id (absent in events written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        booking_id: Option<BookingId>,
         /// The customer (`sub`) who placed it.
         customer: String,
         /// The items, in request order.
@@ -45,7 +60,8 @@ pub enum BookingEvent {
         /// When the holds lapse unless paid.
         hold_expires_at: DateTime<Utc>,
     },
-    /// The booking was cancelled.
+    /// The booking was cancelled. A paid booking's money goes back through operations
+    /// (a refund at the provider), which the ledger records as `PaymentRefunded`.
     BookingCancelled {
         /// Who cancelled (`sub`).
         by: String,
@@ -54,10 +70,124 @@ pub enum BookingEvent {
     },
     /// The hold lapsed before payment.
     BookingExpired,
+    /// A provider (or a reconciliation) reported a payment's status; written first for
+    /// every report the ledger takes in, anomalies included. Changes no state by itself.
+    PaymentNotified {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// What the provider said.
+        status: ReportedStatus,
+        /// The amount reported (cumulative for a refund).
+        amount: Money,
+        /// Webhook or reconciliation.
+        source: PaymentSource,
+        /// The provider's event id.
+        provider_event_id: String,
+    },
+    /// A payment is pending (new, or retried after a failed attempt).
+    PaymentPending {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// The amount the provider shows.
+        amount: Money,
+    },
+    /// The provider approved a payment. Whether it counts toward the booking is
+    /// [`crate::domain::PaymentRecord::counts_toward`]; one that does not is followed by
+    /// `AmountMismatchFlagged`.
+    PaymentApproved {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// The amount paid.
+        amount: Money,
+    },
+    /// A payment failed: an attempt (`attempt_failed`, may still succeed) or for good
+    /// (`rejected`, `cancelled`).
+    PaymentRejected {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// `attempt_failed`, `rejected` or `cancelled`.
+        status: PaymentFailure,
+        /// The amount the provider shows for it.
+        amount: Money,
+    },
+    /// Money of a payment went back.
+    PaymentRefunded {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// The cumulative amount refunded for this payment.
+        refunded: Money,
+    },
+    /// The payer's bank took a payment back.
+    PaymentChargedBack {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// The amount the provider shows (the payment's own amount is kept when known).
+        amount: Money,
+    },
+    /// The counted payments equal the total: the booking is paid and its seats confirmed.
+    BookingPaid {
+        /// The counted sum (= the total).
+        paid: Money,
+    },
+    /// Some money counted, less than the total.
+    BookingPartiallyPaid {
+        /// The counted sum.
+        paid: Money,
+        /// What is still due.
+        due: Money,
+    },
+    /// Money arrived that the booking cannot use (its seats are gone, or it was cancelled
+    /// or refunded): operations must refund it.
+    LatePaymentRequiresRefund {
+        /// The counted sum.
+        paid: Money,
+    },
+    /// An approved amount does not fit the booking (another currency, zero or less, or a
+    /// counted sum above the total). It never pays the booking; operations decide.
+    AmountMismatchFlagged {
+        /// The provider.
+        provider: Provider,
+        /// The payment reported.
+        payment_id: String,
+        /// What the booking expects: its total.
+        expected: Money,
+        /// What arrived: the payment's amount, or the counted sum above the total.
+        received: Money,
+    },
+    /// A report contradicted the payment's state and changed nothing (invariant 4: a
+    /// terminal failure reported approved lands here).
+    PaymentAnomalyRecorded {
+        /// The provider.
+        provider: Provider,
+        /// The provider's payment id.
+        payment_id: String,
+        /// What the provider said.
+        reported: ReportedStatus,
+        /// Where the payment stands (`pending` for a payment the ledger does not know).
+        current: PaymentStatus,
+        /// Why it was not applied.
+        detail: String,
+    },
+    /// Every counted payment went back (refunds and chargebacks); the seats were released.
+    BookingRefunded {
+        /// The amount that went back.
+        refunded: Money,
+    },
 }
 
-/// A booking's status (API.md "Bookings"). Only `Held`, `Expired` and `Cancelled` are
-/// reachable until payments are built.
+/// A booking's status (API.md "Bookings").
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BookingStatus {
@@ -72,9 +202,10 @@ pub enum BookingStatus {
     Expired,
     /// Cancelled by the owner or an operator.
     Cancelled,
-    /// Paid, then refunded.
+    /// Paid, then every counted payment went back.
     Refunded,
-    /// Paid after the seats were gone; operations must refund.
+    /// Paid after the seats were gone, or after a cancellation or refund; operations must
+    /// refund.
     RefundRequired,
 }
 
@@ -103,6 +234,9 @@ impl fmt::Display for BookingStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlacedBooking {
+    /// The booking's own id; `None` for bookings placed before it was recorded.
+    #[serde(default)]
+    pub booking_id: Option<BookingId>,
     /// The customer (`sub`) who placed it; the owner.
     pub customer: String,
     /// The items, in request order.
@@ -117,112 +251,6 @@ pub struct PlacedBooking {
     pub coupon_code: Option<CouponCode>,
     /// When the holds lapse unless paid.
     pub hold_expires_at: DateTime<Utc>,
-}
-
-/// What decisions about one booking need to know; also its stored snapshot.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BookingState {
-    /// The booking as placed; `None` when it does not exist.
-    pub placed: Option<PlacedBooking>,
-    /// The recorded status (meaningless while `placed` is `None`). Use [`Self::status_at`]
-    /// for the status a reader should see.
-    pub status: BookingStatus,
-}
-
-impl BookingState {
-    /// The state after `events`, folded from scratch.
-    pub fn from_events<'a>(events: impl IntoIterator<Item = &'a BookingEvent>) -> BookingState {
-        let mut state = BookingState::default();
-        for event in events {
-            state.apply(event);
-        }
-        state
-    }
-
-    /// Evolves the state by one event; holds no rule, never fails, never panics.
-    pub fn apply(&mut self, event: &BookingEvent) {
-        match event {
-            BookingEvent::BookingPlaced {
-                customer,
-                items,
-                subtotal,
-                discount,
-                total,
-                coupon_code,
-                hold_expires_at,
-            } => {
-                self.placed = Some(PlacedBooking {
-                    customer: customer.clone(),
-                    items: items.clone(),
-                    subtotal: *subtotal,
-                    discount: *discount,
-                    total: *total,
-                    coupon_code: coupon_code.clone(),
-                    hold_expires_at: *hold_expires_at,
-                });
-                self.status = BookingStatus::Held;
-            }
-            BookingEvent::BookingCancelled { .. } => self.status = BookingStatus::Cancelled,
-            BookingEvent::BookingExpired => self.status = BookingStatus::Expired,
-        }
-    }
-
-    /// The status at `now`: `Expired` for a `Held` booking whose hold lapsed
-    /// (`hold_expires_at <= now`) even before `BookingExpired` is written. `None` when the
-    /// booking does not exist.
-    pub fn status_at(&self, now: DateTime<Utc>) -> Option<BookingStatus> {
-        let placed = self.placed.as_ref()?;
-        Some(
-            if self.status == BookingStatus::Held && placed.hold_expires_at <= now {
-                BookingStatus::Expired
-            } else {
-                self.status
-            },
-        )
-    }
-}
-
-/// Cancels a booking. The owner (`by` == the customer) may cancel while it is held and the
-/// hold has not lapsed; an operator at any time unless it is already cancelled, expired or
-/// refunded (`NotCancellable` with the status). Anyone else: `NotOwner` (checked before
-/// the status, so a stranger learns nothing about the booking).
-pub fn cancel_booking(
-    state: &BookingState,
-    by: &str,
-    operator: bool,
-    now: DateTime<Utc>,
-) -> Result<Vec<BookingEvent>, Rejection> {
-    let placed = state.placed.as_ref().ok_or(Rejection::BookingNotFound)?;
-    let status = state.status_at(now).unwrap_or(state.status);
-    let cancellable = if operator {
-        !matches!(
-            status,
-            BookingStatus::Cancelled | BookingStatus::Expired | BookingStatus::Refunded
-        )
-    } else if by == placed.customer {
-        status == BookingStatus::Held
-    } else {
-        return Err(Rejection::NotOwner);
-    };
-    if !cancellable {
-        return Err(Rejection::NotCancellable { status });
-    }
-    Ok(vec![BookingEvent::BookingCancelled {
-        by: by.to_owned(),
-        operator,
-    }])
-}
-
-/// `BookingExpired`, once, for a held booking whose hold lapsed (`hold_expires_at <= now`);
-/// nothing otherwise.
-pub fn expire_booking(state: &BookingState, now: DateTime<Utc>) -> Vec<BookingEvent> {
-    match &state.placed {
-        Some(placed) if state.status == BookingStatus::Held && placed.hold_expires_at <= now => {
-            vec![BookingEvent::BookingExpired]
-        }
-        _ => Vec::new(),
-    }
 }
 
 #[cfg(test)]

@@ -152,6 +152,7 @@ impl DomainEvent for SlotEvent {
         "SeatsHeld",
         "HoldReleased",
         "SeatsConfirmed",
+        "SeatsReleased",
     ];
 
     fn event_type(&self) -> &'static str {
@@ -165,6 +166,7 @@ impl DomainEvent for SlotEvent {
             SlotEvent::SeatsHeld { .. } => "SeatsHeld",
             SlotEvent::HoldReleased { .. } => "HoldReleased",
             SlotEvent::SeatsConfirmed { .. } => "SeatsConfirmed",
+            SlotEvent::SeatsReleased { .. } => "SeatsReleased",
         }
     }
 
@@ -183,14 +185,41 @@ impl DomainEvent for SlotEvent {
 
 impl DomainEvent for BookingEvent {
     const CATEGORY: Category = Category::Booking;
-    const EVENT_TYPES: &'static [&'static str] =
-        &["BookingPlaced", "BookingCancelled", "BookingExpired"];
+    const EVENT_TYPES: &'static [&'static str] = &[
+        "BookingPlaced",
+        "BookingCancelled",
+        "BookingExpired",
+        "PaymentNotified",
+        "PaymentPending",
+        "PaymentApproved",
+        "PaymentRejected",
+        "PaymentRefunded",
+        "PaymentChargedBack",
+        "BookingPaid",
+        "BookingPartiallyPaid",
+        "LatePaymentRequiresRefund",
+        "AmountMismatchFlagged",
+        "PaymentAnomalyRecorded",
+        "BookingRefunded",
+    ];
 
     fn event_type(&self) -> &'static str {
         match self {
             BookingEvent::BookingPlaced { .. } => "BookingPlaced",
             BookingEvent::BookingCancelled { .. } => "BookingCancelled",
             BookingEvent::BookingExpired => "BookingExpired",
+            BookingEvent::PaymentNotified { .. } => "PaymentNotified",
+            BookingEvent::PaymentPending { .. } => "PaymentPending",
+            BookingEvent::PaymentApproved { .. } => "PaymentApproved",
+            BookingEvent::PaymentRejected { .. } => "PaymentRejected",
+            BookingEvent::PaymentRefunded { .. } => "PaymentRefunded",
+            BookingEvent::PaymentChargedBack { .. } => "PaymentChargedBack",
+            BookingEvent::BookingPaid { .. } => "BookingPaid",
+            BookingEvent::BookingPartiallyPaid { .. } => "BookingPartiallyPaid",
+            BookingEvent::LatePaymentRequiresRefund { .. } => "LatePaymentRequiresRefund",
+            BookingEvent::AmountMismatchFlagged { .. } => "AmountMismatchFlagged",
+            BookingEvent::PaymentAnomalyRecorded { .. } => "PaymentAnomalyRecorded",
+            BookingEvent::BookingRefunded { .. } => "BookingRefunded",
         }
     }
 

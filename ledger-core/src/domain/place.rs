@@ -209,6 +209,7 @@ fn hold_all(
         })
         .collect();
     let placed = BookingEvent::BookingPlaced {
+        booking_id: Some(cmd.booking_id),
         customer: cmd.customer.clone(),
         items,
         subtotal: quote.subtotal,

@@ -77,6 +77,9 @@ pub enum Rejection {
     /// The caller neither owns the booking nor is an operator.
     #[error("only the booking's owner or an operator may do this")]
     NotOwner,
+    /// A payment report or provider name breaks a rule (ids, provider).
+    #[error("{0}")]
+    InvalidPayment(String),
 }
 
 impl Rejection {
@@ -100,6 +103,7 @@ impl Rejection {
             Rejection::BookingNotFound => "booking_not_found",
             Rejection::NotCancellable { .. } => "not_cancellable",
             Rejection::NotOwner => "not_owner",
+            Rejection::InvalidPayment(_) => "invalid_payment",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The slot aggregate (stream `slot-<slot_id>`): its definition `SlotSpec`, its events,
 //! its decision state `SlotState` with the evolve step `apply`, and the catalog decide
-//! functions (schedule, block, unblock, release holds). Seat holds are placed by
-//! `domain::place`.
+//! functions (schedule, block, unblock, release holds and seats). Seat holds are placed by
+//! `domain::place` and confirmed by `domain::payment`.
 
 use std::collections::BTreeMap;
 
@@ -77,7 +77,7 @@ pub fn parse_time_zone(name: &str) -> Result<Tz, Rejection> {
         .map_err(|_| Rejection::InvalidSlot("time_zone must be an IANA time zone name".into()))
 }
 
-/// Why a hold was released.
+/// Why a hold, confirmed seats or a coupon claim were released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReleaseReason {
@@ -85,6 +85,8 @@ pub enum ReleaseReason {
     Expired,
     /// The booking was cancelled.
     Cancelled,
+    /// Every payment of the booking went back.
+    Refunded,
 }
 
 /// A fact about a slot. Stored through [`crate::domain::DomainEvent`] (type name = variant
@@ -152,12 +154,22 @@ pub enum SlotEvent {
         /// Why.
         reason: ReleaseReason,
     },
-    /// A booking's held seats are sold for good.
+    /// A booking's seats are sold for good: its hold becomes confirmed seats, or, with no
+    /// hold (a late payment re-taking free seats), the seats are confirmed directly.
     SeatsConfirmed {
         /// The booking.
         booking_id: BookingId,
         /// How many seats it now has confirmed on this slot.
         seats: u32,
+    },
+    /// A booking's confirmed seats were given back (cancelled or refunded after payment).
+    SeatsReleased {
+        /// The booking.
+        booking_id: BookingId,
+        /// How many seats were freed.
+        seats: u32,
+        /// Why.
+        reason: ReleaseReason,
     },
 }
 
@@ -246,6 +258,9 @@ impl SlotState {
             SlotEvent::SeatsConfirmed { booking_id, seats } => {
                 self.holds.remove(booking_id);
                 self.confirmed.insert(*booking_id, *seats);
+            }
+            SlotEvent::SeatsReleased { booking_id, .. } => {
+                self.confirmed.remove(booking_id);
             }
         }
     }

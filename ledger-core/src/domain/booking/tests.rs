@@ -1,12 +1,14 @@
 //! Tests of booking status (derived expiry), cancellation rights and expiry.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 use super::*;
-use crate::domain::test_support::{now, pesos, slot_id};
+use crate::domain::rejection::Rejection;
+use crate::domain::test_support::{booking_id, now, pesos, slot_id};
 
 fn placed(customer: &str) -> BookingState {
     BookingState::from_events(&[BookingEvent::BookingPlaced {
+        booking_id: Some(booking_id(1)),
         customer: customer.to_owned(),
         items: vec![BookingItem {
             slot_id: slot_id("glaciar-0900"),
@@ -164,6 +166,30 @@ fn expiry_is_written_once_and_only_for_a_lapsed_hold() {
         expire_booking(&with_status(BookingStatus::Cancelled), hold_end()),
         vec![]
     );
+}
+
+#[test]
+fn a_partially_paid_booking_lapses_and_expires_but_a_paid_one_never() {
+    let partly = with_status(BookingStatus::PartiallyPaid);
+    assert_eq!(
+        partly.status_at(now()),
+        Some(BookingStatus::Held),
+        "no money counted"
+    );
+    assert_eq!(partly.status_at(hold_end()), Some(BookingStatus::Expired));
+    assert_eq!(expire_booking(&partly, now()), vec![]);
+    assert_eq!(
+        expire_booking(&partly, hold_end()),
+        vec![BookingEvent::BookingExpired]
+    );
+    for status in [
+        BookingStatus::Paid,
+        BookingStatus::RefundRequired,
+        BookingStatus::Refunded,
+    ] {
+        assert_eq!(expire_booking(&with_status(status), hold_end()), vec![]);
+        assert_eq!(with_status(status).status_at(hold_end()), Some(status));
+    }
 }
 
 #[test]

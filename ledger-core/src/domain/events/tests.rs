@@ -14,6 +14,8 @@ use crate::domain::slot::ReleaseReason;
 use crate::domain::test_support::{at, glaciar, pesos, slot_id};
 use crate::ids::{ActivityId, BookingId};
 
+mod payments;
+
 fn beef() -> BookingId {
     BookingId::parse("0190f5d2-7c1a-7b3e-8f00-00000000beef").expect("booking id")
 }
@@ -135,6 +137,7 @@ fn golden_booking_events() {
             "total":{"amount_minor":8100000,"currency":"ARS"},
             "coupon_code":"VERANO10","hold_expires_at":"2026-12-01T12:15:00Z"}"#,
         BookingEvent::BookingPlaced {
+            booking_id: None,
             customer: "auth0|ana".into(),
             items: vec![BookingItem {
                 slot_id: slot_id("glaciar-0900"),
@@ -158,6 +161,7 @@ fn golden_booking_events() {
             "coupon_code":null,"hold_expires_at":"2026-12-01T12:15:00.500Z"}"#,
         // Fractions of a second are written in groups of 3 digits (chrono's RFC 3339 form).
         BookingEvent::BookingPlaced {
+            booking_id: None,
             customer: "auth0|bea".into(),
             items: vec![BookingItem {
                 slot_id: slot_id("a"),
@@ -244,8 +248,9 @@ fn golden_coupon_events() {
 #[test]
 fn every_listed_type_has_a_golden_test() {
     // Keep in step with the golden tests above when a type is added.
-    assert_eq!(SlotEvent::EVENT_TYPES.len(), 9);
-    assert_eq!(BookingEvent::EVENT_TYPES.len(), 3);
+    // Payment events: `tests/payments.rs`.
+    assert_eq!(SlotEvent::EVENT_TYPES.len(), 10);
+    assert_eq!(BookingEvent::EVENT_TYPES.len(), 15);
     assert_eq!(CouponEvent::EVENT_TYPES.len(), 4);
     assert_eq!(SlotEvent::CATEGORY, Category::Slot);
     assert_eq!(BookingEvent::CATEGORY, Category::Booking);

@@ -1,9 +1,10 @@
 //! Property test of the whole booking domain: random sequences of schedule, capacity
-//! change, block, place, cancel, expire, confirm and time steps over 1–3 slots (plus one
-//! slot that never exists). After every step: invariant 1 (held + confirmed never exceed
-//! capacity unless the last `CapacityChanged` flagged an oversell), no decide panics, every
-//! event survives its stored form, and every state folded from scratch — from the events
-//! or from their stored form — equals the state applied step by step (snapshot equality).
+//! change, block, place, cancel, expire, payment report and time steps over 1–3 slots
+//! (plus one slot that never exists). After every step: invariant 1 (held + confirmed
+//! never exceed capacity unless the last `CapacityChanged` flagged an oversell), the
+//! payment invariants of `invariants/pay.rs`, no decide panics, every event survives its
+//! stored form, and every state folded from scratch — from the events or from their stored
+//! form — equals the state applied step by step (snapshot equality).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -15,7 +16,7 @@ use serde::Serialize;
 
 use super::*;
 use crate::domain::booking::{cancel_booking, expire_booking, BookingState, BookingStatus};
-use crate::domain::coupon::{confirm_claim, issue_coupon, release_claim, CouponSpec};
+use crate::domain::coupon::{issue_coupon, release_claim, CouponSpec};
 use crate::domain::cutoff::Cutoff;
 use crate::domain::events::{fold_stored, DomainEvent, Evolve};
 use crate::domain::slot::{
@@ -24,6 +25,7 @@ use crate::domain::slot::{
 use crate::domain::test_support::{booking_id, glaciar, now, pesos, slot_id, usd};
 
 mod ops;
+mod pay;
 
 use ops::{op, schedule, Op, CUSTOMERS, SLOTS};
 
@@ -175,28 +177,14 @@ impl World {
                     self.close(id, events, ReleaseReason::Expired);
                 }
             }
-            Op::Confirm { booking } => {
-                // Payments come later; this stands in for one so confirmed seats occur.
-                let Some((id, stream)) = self.pick(*booking) else {
-                    return;
-                };
-                if stream.state.status_at(self.now) != Some(BookingStatus::Held) {
-                    return;
-                }
-                for (slot, slot_stream) in self.slots.clone() {
-                    if let Some(hold) = slot_stream.state.holds.get(&id) {
-                        self.append_slot(
-                            &slot,
-                            &[SlotEvent::SeatsConfirmed {
-                                booking_id: id,
-                                seats: hold.seats,
-                            }],
-                        );
-                    }
-                }
-                let events = confirm_claim(&self.coupon.state, id);
-                self.coupon.append(&events);
-            }
+            Op::Pay {
+                booking,
+                provider,
+                payment,
+                status,
+                amount,
+                reconciled,
+            } => self.pay(*booking, *provider, *payment, *status, *amount, *reconciled),
             Op::Advance { minutes } => self.now += Duration::minutes(*minutes),
         }
     }
@@ -307,6 +295,7 @@ impl World {
         for (_, stream) in &self.bookings {
             check_stream(stream);
         }
+        self.check_payments();
         check_stream(&self.coupon);
     }
 }

@@ -92,6 +92,7 @@ fn a_booking_holds_seats_and_is_placed() {
     assert_eq!(
         decision.booking_events,
         vec![BookingEvent::BookingPlaced {
+            booking_id: Some(booking_id(NEW)),
             customer: "auth0|ana".into(),
             items: vec![BookingItem {
                 slot_id: slot_id("glaciar-0900"),

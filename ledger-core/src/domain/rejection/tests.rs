@@ -46,13 +46,17 @@ fn every_variant() -> Vec<(Rejection, &'static str)> {
             "not_cancellable",
         ),
         (Rejection::NotOwner, "not_owner"),
+        (
+            Rejection::InvalidPayment("payment".into()),
+            "invalid_payment",
+        ),
     ]
 }
 
 #[test]
 fn codes_are_exactly_the_contract() {
     let all = every_variant();
-    assert_eq!(all.len(), 17);
+    assert_eq!(all.len(), 18);
     for (rejection, code) in all {
         assert_eq!(rejection.code(), code);
     }

@@ -1,6 +1,6 @@
 //! The catalog decide functions of a slot: schedule (or update), block, unblock, and the
-//! hold releases (expired at a given time, or one booking's). Every rule about these
-//! commands lives here; `SlotState::apply` only records the outcome.
+//! releases (expired holds at a given time, or one booking's hold and confirmed seats).
+//! Every rule about these commands lives here; `SlotState::apply` only records the outcome.
 
 use chrono::{DateTime, Utc};
 
@@ -96,20 +96,39 @@ pub fn release_expired_holds(state: &SlotState, now: DateTime<Utc>) -> Vec<SlotE
         .collect()
 }
 
-/// Releases one booking's hold; nothing when the booking holds no seats here.
+/// Releases one booking's seats on the slot: its hold (`HoldReleased`) and its confirmed
+/// seats (`SeatsReleased`, e.g. an operator cancelling a paid booking); nothing when the
+/// booking has no seats here.
 pub fn release_hold(
     state: &SlotState,
     booking_id: BookingId,
     reason: ReleaseReason,
 ) -> Vec<SlotEvent> {
-    state
+    let held = state
         .holds
         .get(&booking_id)
         .map(|hold| SlotEvent::HoldReleased {
             booking_id,
             seats: hold.seats,
             reason,
-        })
-        .into_iter()
+        });
+    held.into_iter()
+        .chain(release_confirmed(state, booking_id, reason))
         .collect()
+}
+
+/// `SeatsReleased` for one booking's confirmed seats; nothing when it has none here.
+fn release_confirmed(
+    state: &SlotState,
+    booking_id: BookingId,
+    reason: ReleaseReason,
+) -> Option<SlotEvent> {
+    state
+        .confirmed
+        .get(&booking_id)
+        .map(|seats| SlotEvent::SeatsReleased {
+            booking_id,
+            seats: *seats,
+            reason,
+        })
 }

@@ -206,6 +206,68 @@ fn release_hold_releases_one_booking_or_nothing() {
 }
 
 #[test]
+fn release_hold_also_gives_back_confirmed_seats() {
+    let mut state = with_hold(scheduled(glaciar(20)), 1, 4, now());
+    state.apply(&SlotEvent::SeatsConfirmed {
+        booking_id: booking_id(1),
+        seats: 4,
+    });
+    let state = with_hold(state, 2, 1, now());
+    let mut both = state.clone();
+    both.apply(&SlotEvent::SeatsHeld {
+        booking_id: booking_id(1),
+        seats: 1,
+        unit_price: pesos(1),
+        hold_expires_at: now(),
+    });
+    assert_eq!(
+        release_hold(&both, booking_id(1), ReleaseReason::Cancelled),
+        vec![
+            SlotEvent::HoldReleased {
+                booking_id: booking_id(1),
+                seats: 1,
+                reason: ReleaseReason::Cancelled
+            },
+            SlotEvent::SeatsReleased {
+                booking_id: booking_id(1),
+                seats: 4,
+                reason: ReleaseReason::Cancelled
+            },
+        ]
+    );
+    let events = release_hold(&state, booking_id(1), ReleaseReason::Refunded);
+    let mut after = state.clone();
+    events.iter().for_each(|event| after.apply(event));
+    assert_eq!(
+        (after.confirmed(), after.held(), after.available()),
+        (0, 1, 19)
+    );
+    after.apply(&SlotEvent::SeatsReleased {
+        booking_id: booking_id(9),
+        seats: 3,
+        reason: ReleaseReason::Refunded,
+    });
+    assert_eq!(
+        after.available(),
+        19,
+        "releasing unknown seats changes nothing"
+    );
+}
+
+#[test]
+fn seats_are_confirmed_directly_without_a_hold() {
+    let mut state = scheduled(glaciar(5));
+    state.apply(&SlotEvent::SeatsConfirmed {
+        booking_id: booking_id(3),
+        seats: 2,
+    });
+    assert_eq!(
+        (state.held(), state.confirmed(), state.available()),
+        (0, 2, 3)
+    );
+}
+
+#[test]
 fn apply_moves_seats_between_holds_and_confirmations() {
     let mut state = with_hold(scheduled(glaciar(10)), 1, 3, now());
     let state_before = state.clone();

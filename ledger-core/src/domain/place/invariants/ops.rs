@@ -2,6 +2,8 @@
 
 use proptest::prelude::*;
 
+use crate::domain::payment::ReportedStatus;
+
 /// Slot ids; the last one is never scheduled.
 pub(super) const SLOTS: [&str; 4] = ["s0", "s1", "s2", "never"];
 /// Customers (`sub`s) placing and cancelling bookings.
@@ -34,8 +36,13 @@ pub(super) enum Op {
     Expire {
         booking: usize,
     },
-    Confirm {
+    Pay {
         booking: usize,
+        provider: usize,
+        payment: usize,
+        status: ReportedStatus,
+        amount: Amount,
+        reconciled: bool,
     },
     Advance {
         minutes: i64,
@@ -72,9 +79,70 @@ pub(super) fn op(slots: usize) -> impl Strategy<Value = Op> {
         2 => (0usize..16, 0usize..CUSTOMERS.len(), any::<bool>())
             .prop_map(|(booking, customer, operator)| Op::Cancel { booking, customer, operator }),
         1 => (0usize..16).prop_map(|booking| Op::Expire { booking }),
-        1 => (0usize..16).prop_map(|booking| Op::Confirm { booking }),
+        8 => pay(),
         2 => (0i64..=240).prop_map(|minutes| Op::Advance { minutes }),
     ]
+}
+
+/// How much a payment report says, relative to the booking's total.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Amount {
+    /// The whole total.
+    Total,
+    /// Half of it, rounded down.
+    Half,
+    /// The other half (`Half` + `Rest` = `Total`).
+    Rest,
+    /// One minor unit more than the total.
+    Over,
+    /// Nothing.
+    Zero,
+    /// The total's figure in another currency.
+    Foreign,
+    /// An arbitrary small amount.
+    Minor(i64),
+}
+
+/// A payment report: mostly Mercado Pago, one of two payment ids per provider (so reports
+/// often meet the same payment again), any status (approvals and refunds weighted up), an
+/// amount relative to the total.
+fn pay() -> impl Strategy<Value = Op> {
+    let status = prop_oneof![
+        4 => Just(ReportedStatus::Approved),
+        1 => Just(ReportedStatus::Pending),
+        1 => Just(ReportedStatus::AttemptFailed),
+        1 => Just(ReportedStatus::Rejected),
+        1 => Just(ReportedStatus::Cancelled),
+        2 => Just(ReportedStatus::Refunded),
+        1 => Just(ReportedStatus::ChargedBack),
+    ];
+    let amount = prop_oneof![
+        4 => Just(Amount::Total),
+        2 => Just(Amount::Half),
+        2 => Just(Amount::Rest),
+        1 => Just(Amount::Over),
+        1 => Just(Amount::Zero),
+        1 => Just(Amount::Foreign),
+        1 => (0i64..=10_000).prop_map(Amount::Minor),
+    ];
+    (
+        0usize..16,
+        0usize..3,
+        0usize..3,
+        status,
+        amount,
+        any::<bool>(),
+    )
+        .prop_map(
+            |(booking, provider, payment, status, amount, reconciled)| Op::Pay {
+                booking,
+                provider,
+                payment,
+                status,
+                amount,
+                reconciled,
+            },
+        )
 }
 
 /// Booking items: mostly valid (1..=3 distinct slots, 1..=4 seats each), sometimes empty,
