@@ -13,6 +13,7 @@ mod cursor;
 pub mod embedded;
 mod error;
 mod migrate;
+pub mod outbox;
 mod outcome;
 mod plan;
 mod read;

@@ -171,6 +171,17 @@ impl Store {
             .ok_or_else(|| corrupt("tx_id", tx))
     }
 
+    /// Whether an event carries this dedup key already (a fast answer for a redelivery;
+    /// the unique constraint still decides at commit).
+    pub async fn dedup_exists(&self, dedup: &DedupKey) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::DEDUP_EXISTS).await?;
+        Ok(client
+            .query_one(&stmt, &[&dedup.scope(), &dedup.key()])
+            .await?
+            .try_get(0)?)
+    }
+
     /// The stored outcome of a client command, if its key was used.
     pub async fn outcome(&self, dedup: &DedupKey) -> Result<Option<StoredOutcome>, StoreError> {
         let client = self.client().await?;

@@ -93,5 +93,8 @@ SELECT tx_id::text, global_position FROM events
 WHERE stream_id = ANY($1::text[])
 ORDER BY tx_id DESC, global_position DESC LIMIT 1";
 
+pub const DEDUP_EXISTS: &str = "\
+SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
+
 pub const SELECT_HEAD: &str = "\
 SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";

@@ -1,0 +1,192 @@
+//! The outbox to the activity panel: rows enqueued from the gap-free feed in the same
+//! transaction as the feeder's checkpoint (so nothing is enqueued twice or skipped), then
+//! claimed with a lease, delivered, and marked delivered, retried or dead.
+//!
+//! Claiming is an autocommitted UPDATE … FOR UPDATE SKIP LOCKED that pushes
+//! `next_attempt_at` forward by the lease: no transaction stays open across the HTTP call
+//! (an open transaction would hold back every reader of the gap-free feed), and replicas
+//! never deliver the same row at once. A worker that dies mid-call leaves the row to be
+//! retried when the lease ends: delivery is at-least-once, and the panel deduplicates by
+//! `webhook-id`.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::{Cursor, Store, StoreError};
+
+/// Most rows one claim returns: bounds one worker pass.
+pub const MAX_CLAIM: i64 = 100;
+
+/// A row to enqueue.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub event_id: Uuid,
+    pub booking_id: Uuid,
+    pub kind: &'static str,
+    pub payload: Value,
+}
+
+/// A stored row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub event_id: Uuid,
+    pub booking_id: Uuid,
+    pub kind: String,
+    pub payload: Value,
+    pub state: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+const ROW_COLUMNS: &str =
+    "event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error";
+
+fn decode(row: &tokio_postgres::Row) -> Result<OutboxRow, StoreError> {
+    Ok(OutboxRow {
+        event_id: row.try_get("event_id")?,
+        booking_id: row.try_get("booking_id")?,
+        kind: row.try_get("kind")?,
+        payload: row.try_get("payload")?,
+        state: row.try_get("state")?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+impl Store {
+    /// The checkpoint of feed consumer `name` (the start of the feed if it never ran).
+    pub async fn checkpoint(&self, name: &str) -> Result<Cursor, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT cursor FROM consumer_checkpoints WHERE name = $1",
+                &[&name],
+            )
+            .await?;
+        match row {
+            None => Ok(Cursor::START),
+            Some(r) => {
+                let text: &str = r.try_get(0)?;
+                Cursor::parse(text)
+                    .map_err(|_| StoreError::Corrupt(format!("checkpoint of {name}")))
+            }
+        }
+    }
+
+    /// Whether a `booking.confirmed` was ever enqueued for the booking.
+    pub async fn outbox_confirmed(&self, booking_id: Uuid) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')",
+                &[&booking_id],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    /// Enqueues `items` (idempotently, by event id) and moves `name`'s checkpoint to
+    /// `cursor`, in one transaction.
+    pub async fn enqueue_outbox(
+        &self,
+        name: &str,
+        cursor: Cursor,
+        items: &[OutboxItem],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        for item in items {
+            tx.execute(
+                "INSERT INTO outbox (event_id, booking_id, kind, payload, next_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                &[
+                    &item.event_id,
+                    &item.booking_id,
+                    &item.kind,
+                    &item.payload,
+                    &now,
+                ],
+            )
+            .await?;
+        }
+        tx.execute(
+            "INSERT INTO consumer_checkpoints (name, cursor) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()",
+            &[&name, &cursor.to_string()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due pending rows for `lease`: their `next_attempt_at` moves to
+    /// `now + lease`, so no other worker takes them meanwhile.
+    pub async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = $2 WHERE event_id IN ( \
+               SELECT event_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
+               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             RETURNING {ROW_COLUMNS}"
+        );
+        let rows = client
+            .query(&sql, &[&now, &(now + lease), &limit.clamp(1, MAX_CLAIM)])
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    pub async fn outbox_delivered(
+        &self,
+        event_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = $2, attempts = attempts + 1, last_error = NULL \
+                 WHERE event_id = $1 AND state = 'pending'",
+                &[&event_id, &now],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A failed attempt: retried at `retry_at`, or dead once `attempts` reaches `max_attempts`.
+    pub async fn outbox_failed(
+        &self,
+        event_id: Uuid,
+        error: &str,
+        retry_at: DateTime<Utc>,
+        max_attempts: i32,
+    ) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 500), next_attempt_at = $3, \
+                   state = CASE WHEN attempts + 1 >= $4 THEN 'dead' ELSE 'pending' END \
+                 WHERE event_id = $1 AND state = 'pending'",
+                &[&event_id, &error, &retry_at, &max_attempts],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Rows in `state`, oldest first.
+    pub async fn outbox_rows(&self, state: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+        let client = self.client().await?;
+        let sql = format!("SELECT {ROW_COLUMNS} FROM outbox WHERE state = $1 ORDER BY created_at, event_id LIMIT $2");
+        let rows = client
+            .query(&sql, &[&state, &limit.clamp(1, crate::MAX_PAGE_EVENTS)])
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+}
