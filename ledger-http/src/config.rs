@@ -10,6 +10,7 @@ use ledger_store::bootstrap::DatabaseSource;
 use ledger_store::{PgConfig, StoreSettings};
 
 use crate::auth::{AuthSettings, JwksSource};
+use crate::secrets::{secret, Secret};
 
 /// Default listen address: loopback only, so a dev run is never exposed by accident.
 pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
@@ -35,6 +36,20 @@ pub enum Environment {
     Production,
 }
 
+/// Webhook secrets and provider endpoints. A provider without its secret answers 503
+/// `provider_not_configured` in development; production refuses to start without them.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    pub stripe_webhook_secret: Option<Secret>,
+    pub mercadopago_webhook_secret: Option<Secret>,
+    pub mercadopago_api_url: Option<String>,
+    pub mercadopago_access_token: Option<Secret>,
+    pub pix_webhook_secret: Option<Secret>,
+    pub panel_webhook_secret: Option<Secret>,
+    pub panel_api_url: Option<String>,
+    pub panel_outbound_secret: Option<Secret>,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -48,6 +63,7 @@ pub struct Settings {
     pub auth: Option<AuthSettings>,
     pub hold_ttl: chrono::Duration,
     pub default_time_zone: Tz,
+    pub providers: Providers,
 }
 
 /// A variable that is set but unusable.
@@ -140,7 +156,9 @@ impl Settings {
                 "expected an IANA time zone such as America/Argentina/Buenos_Aires",
             )
         })?;
+        let providers = providers(&get)?;
         Ok(Settings {
+            providers,
             bind,
             database,
             data_dir,
@@ -165,6 +183,10 @@ impl Settings {
                 "LEDGER_JWKS_FILE",
                 "--demo signs its own dev tokens; unset LEDGER_JWKS_FILE/LEDGER_JWKS_URL",
             )),
+            (Environment::Production, false, true) if missing_provider_setting(&self.providers).is_some() => {
+                let name = missing_provider_setting(&self.providers).unwrap_or("LEDGER_STRIPE_WEBHOOK_SECRET");
+                Err(invalid(name, "required in production"))
+            }
             (Environment::Production, false, true) if insecure_jwks_url(self.auth.as_ref()) => Err(invalid(
                 "LEDGER_JWKS_URL",
                 "production needs an https:// JWKS URL (plain http only to a loopback address)",
@@ -176,6 +198,93 @@ impl Settings {
             _ => Ok(self),
         }
     }
+}
+
+fn url(
+    name: &'static str,
+    get: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<Option<String>, ConfigError> {
+    match get(name)? {
+        Some(u) if u.trim().starts_with("http://") || u.trim().starts_with("https://") => {
+            Ok(Some(u.trim().trim_end_matches('/').to_owned()))
+        }
+        Some(_) => Err(invalid(name, "expected an http(s) URL")),
+        None => Ok(None),
+    }
+}
+
+fn providers(
+    get: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<Providers, ConfigError> {
+    Ok(Providers {
+        stripe_webhook_secret: secret(
+            "LEDGER_STRIPE_WEBHOOK_SECRET",
+            "LEDGER_STRIPE_WEBHOOK_SECRET_FILE",
+            get,
+        )?,
+        mercadopago_webhook_secret: secret(
+            "LEDGER_MERCADOPAGO_WEBHOOK_SECRET",
+            "LEDGER_MERCADOPAGO_WEBHOOK_SECRET_FILE",
+            get,
+        )?,
+        mercadopago_api_url: url("LEDGER_MERCADOPAGO_API_URL", get)?,
+        mercadopago_access_token: secret(
+            "LEDGER_MERCADOPAGO_ACCESS_TOKEN",
+            "LEDGER_MERCADOPAGO_ACCESS_TOKEN_FILE",
+            get,
+        )?,
+        pix_webhook_secret: secret(
+            "LEDGER_PIX_WEBHOOK_SECRET",
+            "LEDGER_PIX_WEBHOOK_SECRET_FILE",
+            get,
+        )?,
+        panel_webhook_secret: secret(
+            "LEDGER_PANEL_WEBHOOK_SECRET",
+            "LEDGER_PANEL_WEBHOOK_SECRET_FILE",
+            get,
+        )?,
+        panel_api_url: url("LEDGER_PANEL_API_URL", get)?,
+        panel_outbound_secret: secret(
+            "LEDGER_PANEL_OUTBOUND_SECRET",
+            "LEDGER_PANEL_OUTBOUND_SECRET_FILE",
+            get,
+        )?,
+    })
+}
+
+/// In production every provider must be configured: the first missing variable.
+fn missing_provider_setting(p: &Providers) -> Option<&'static str> {
+    [
+        (
+            "LEDGER_STRIPE_WEBHOOK_SECRET",
+            p.stripe_webhook_secret.is_some(),
+        ),
+        (
+            "LEDGER_MERCADOPAGO_WEBHOOK_SECRET",
+            p.mercadopago_webhook_secret.is_some(),
+        ),
+        (
+            "LEDGER_MERCADOPAGO_API_URL",
+            p.mercadopago_api_url.is_some(),
+        ),
+        (
+            "LEDGER_MERCADOPAGO_ACCESS_TOKEN",
+            p.mercadopago_access_token.is_some(),
+        ),
+        ("LEDGER_PIX_WEBHOOK_SECRET", p.pix_webhook_secret.is_some()),
+        (
+            "LEDGER_PANEL_WEBHOOK_SECRET",
+            p.panel_webhook_secret.is_some(),
+        ),
+        ("LEDGER_PANEL_API_URL", p.panel_api_url.is_some()),
+        (
+            "LEDGER_PANEL_OUTBOUND_SECRET",
+            p.panel_outbound_secret.is_some(),
+        ),
+    ]
+    .into_iter()
+    .find(|(_, set)| !set)
+    .map(|(name, _)| name)
 }
 
 /// A plain-http JWKS URL to a host other than loopback: keys could be swapped in transit.
@@ -310,14 +419,14 @@ mod tests {
     #[test]
     fn production_needs_https_jwks_except_on_loopback() {
         let with = |url: &str| {
-            settings(&[
+            let mut vars = vec![
                 ("LEDGER_ENV", "production"),
                 ("LEDGER_JWKS_URL", url),
                 ("LEDGER_JWT_ISSUER", "i"),
                 ("LEDGER_JWT_AUDIENCE", "a"),
-            ])
-            .unwrap()
-            .check_mode(false)
+            ];
+            vars.extend(ALL_PROVIDERS);
+            settings(&vars).unwrap().check_mode(false)
         };
         assert_eq!(
             with("http://idp.internal/jwks").unwrap_err().name,
@@ -331,6 +440,45 @@ mod tests {
         assert!(with("http://127.0.0.1:9000/jwks").is_ok());
         assert!(with("http://[::1]:9000/jwks").is_ok());
         assert!(with("http://localhost/jwks").is_ok());
+    }
+
+    const ALL_PROVIDERS: [(&str, &str); 8] = [
+        ("LEDGER_STRIPE_WEBHOOK_SECRET", "whsec_s"),
+        ("LEDGER_MERCADOPAGO_WEBHOOK_SECRET", "m"),
+        ("LEDGER_MERCADOPAGO_API_URL", "https://api.mercadopago.com"),
+        ("LEDGER_MERCADOPAGO_ACCESS_TOKEN", "t"),
+        ("LEDGER_PIX_WEBHOOK_SECRET", "whsec_cA=="),
+        ("LEDGER_PANEL_WEBHOOK_SECRET", "whsec_cA=="),
+        ("LEDGER_PANEL_API_URL", "https://panel.example/hooks"),
+        ("LEDGER_PANEL_OUTBOUND_SECRET", "whsec_cA=="),
+    ];
+
+    #[test]
+    fn production_names_the_first_missing_provider_setting() {
+        let mut vars = vec![
+            ("LEDGER_ENV", "production"),
+            ("LEDGER_JWKS_URL", "https://idp/jwks"),
+            ("LEDGER_JWT_ISSUER", "i"),
+            ("LEDGER_JWT_AUDIENCE", "a"),
+        ];
+        vars.extend(
+            ALL_PROVIDERS
+                .iter()
+                .filter(|(n, _)| *n != "LEDGER_PIX_WEBHOOK_SECRET"),
+        );
+        let e = settings(&vars).unwrap().check_mode(false).unwrap_err();
+        assert_eq!(e.name, "LEDGER_PIX_WEBHOOK_SECRET");
+        let s = settings(&[("LEDGER_STRIPE_WEBHOOK_SECRET", "whsec_top")]).unwrap();
+        assert!(
+            !format!("{s:?}").contains("whsec_top"),
+            "secrets never print"
+        );
+        assert_eq!(
+            settings(&[("LEDGER_PANEL_API_URL", "ftp://x")])
+                .unwrap_err()
+                .name,
+            "LEDGER_PANEL_API_URL"
+        );
     }
 
     #[test]

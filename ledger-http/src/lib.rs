@@ -10,11 +10,14 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod outbox;
 pub mod routes;
+pub mod secrets;
 pub mod startup;
 pub mod sweeper;
 pub mod telemetry;
 pub mod views;
+pub mod webhooks;
 
 pub use config::Settings;
 pub use startup::{AppState, Application};

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ledger_http::auth::Authenticator;
-use ledger_http::{demo, sweeper, telemetry, AppState, Application, Settings};
+use ledger_http::{demo, outbox, sweeper, telemetry, AppState, Application, Settings};
 use ledger_store::bootstrap;
 
 const USAGE: &str =
@@ -76,9 +76,11 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     if let Some(keys) = &dev_keys {
         demo::print_welcome(keys, app.local_addr(), state.clock.now());
     }
-    let sweeper = actix_web::rt::spawn(sweeper::run(state));
+    let sweeper = actix_web::rt::spawn(sweeper::run(state.clone()));
+    let outbox = actix_web::rt::spawn(outbox::run(state, outbox::OutboxSettings::default()));
     let served = app.run_until_stopped().await;
     sweeper.abort();
+    outbox.abort();
     db.store.close();
     // Stopping the private cluster blocks until it has shut down.
     tokio::task::spawn_blocking(move || drop(db)).await?;

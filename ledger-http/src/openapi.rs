@@ -62,6 +62,11 @@ impl Modify for BearerAuth {
         commands::bookings::cancel,
         commands::coupons::issue,
         routes::coupons::list,
+        routes::admin::outbox,
+        crate::webhooks::stripe::receive,
+        crate::webhooks::mercadopago::receive,
+        crate::webhooks::pix::receive,
+        crate::webhooks::panel::receive,
     ),
     components(schemas(
         MoneyDoc,

@@ -13,6 +13,7 @@ use ledger_core::Clock;
 use ledger_store::Store;
 
 use crate::auth::Authenticator;
+use crate::config::Providers;
 use crate::metrics::Metrics;
 use crate::{extract, middleware, routes};
 
@@ -27,6 +28,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub hold_ttl: chrono::Duration,
     pub default_time_zone: Tz,
+    /// Webhook secrets and provider endpoints.
+    pub providers: Arc<Providers>,
+    /// Client for provider APIs (Mercado Pago payments, the panel); per-call timeouts.
+    pub http: reqwest::Client,
 }
 
 impl AppState {
@@ -36,7 +41,17 @@ impl AppState {
             store,
             hold_ttl,
             default_time_zone,
+            providers: Arc::new(Providers::default()),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
+    }
+
+    pub fn with_providers(mut self, providers: Providers) -> AppState {
+        self.providers = Arc::new(providers);
+        self
     }
 }
 

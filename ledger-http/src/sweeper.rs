@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use ledger_core::domain::{
-    expire_booking, release_claim, release_hold, BookingState, CouponState, ReleaseReason,
-    SlotState,
+    expire_booking, release_claim, release_hold, BookingState, BookingStatus, CouponState,
+    ReleaseReason, SlotState,
 };
 use ledger_core::{BookingId, Category, StreamId};
 use ledger_store::{AppendBatch, Wake};
@@ -97,7 +97,10 @@ async fn expire_one(state: &AppState, stream: &StreamId) -> Result<bool, ApiErro
     // Nothing more to wait for once the booking is no longer held (expired, cancelled);
     // a booking still held wakes again at its own expiry, never in a loop.
     let still_held = events.is_empty()
-        && booking.status_at(now) == Some(ledger_core::domain::BookingStatus::Held);
+        && matches!(
+            booking.status_at(now),
+            Some(BookingStatus::Held | BookingStatus::PartiallyPaid)
+        );
     let wake = if still_held {
         Wake::At(placed.hold_expires_at)
     } else {

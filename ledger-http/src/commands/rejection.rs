@@ -33,6 +33,7 @@ fn status(r: &Rejection) -> StatusCode {
         | Rejection::InvalidSlot(_)
         | Rejection::InvalidCoupon(_)
         | Rejection::CurrencyMismatch
+        | Rejection::InvalidPayment(_)
         | Rejection::CouponNotFound => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }

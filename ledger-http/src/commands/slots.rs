@@ -52,6 +52,25 @@ pub fn slot_id(raw: &str) -> Result<SlotId, ApiError> {
         .map_err(|e| ApiError::not_found("slot_not_found", format!("no such slot: {e}")))
 }
 
+/// Write-on-read, then the decision: the slot's expired holds are released first (those
+/// events are kept even when `decide` rejects), then `decide` runs on the released state.
+pub fn decide_on_slot(
+    slot: &SlotState,
+    now: chrono::DateTime<chrono::Utc>,
+    decide: impl FnOnce(&SlotState) -> Result<Vec<SlotEvent>, Rejection>,
+) -> (Vec<SlotEvent>, Option<Rejection>) {
+    let mut events = release_expired_holds(slot, now);
+    let mut released = slot.clone();
+    events.iter().for_each(|e| released.apply(e));
+    match decide(&released) {
+        Ok(more) => {
+            events.extend(more);
+            (events, None)
+        }
+        Err(rejection) => (events, Some(rejection)),
+    }
+}
+
 /// Runs `decide_events` on the slot after releasing its expired holds, and answers with the
 /// slot view. A rejection is stored (with the releases) and answered as a problem.
 async fn slot_command(
@@ -69,15 +88,10 @@ async fn slot_command(
         async |locked| {
             let now = state.clock.now();
             let mut slot: SlotState = load_locked(&state.store, locked, &stream).await?;
-            let mut events = release_expired_holds(&slot, now);
-            let mut after_release = slot.clone();
-            events.iter().for_each(|e| after_release.apply(e));
-            let (decided, reply) = match decide_events(&after_release) {
-                Ok(more) => {
-                    events.extend(more);
-                    (true, None)
-                }
-                Err(rejection) => (false, Some(Reply::rejected(&problem(&rejection)))),
+            let (events, rejection) = decide_on_slot(&slot, now, decide_events);
+            let (decided, reply) = match rejection {
+                None => (true, None),
+                Some(rejection) => (false, Some(Reply::rejected(&problem(&rejection)))),
             };
             let appended = append(
                 stream.clone(),

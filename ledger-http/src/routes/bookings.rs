@@ -45,8 +45,18 @@ pub async fn get(
         return Err(ApiError::not_found("booking_not_found", "no such booking"));
     }
     let mut view = booking_view(&id, &booking, state.clock.now());
-    view["paid"] = money(&ledger_core::Money::zero(placed.total.currency()));
-    view["payments"] = serde_json::json!([]);
+    let paid = booking
+        .paid()
+        .unwrap_or_else(|| ledger_core::Money::zero(placed.total.currency()));
+    view["paid"] = money(&paid);
+    let payments: Vec<serde_json::Value> = booking
+        .payments()
+        .map(|p| {
+            serde_json::json!({"provider": p.provider.as_str(), "payment_id": p.payment_id,
+                                    "status": p.status.as_str(), "amount": money(&p.amount)})
+        })
+        .collect();
+    view["payments"] = payments.into();
     view["as_of"] = state
         .store
         .last_cursor(&[id.stream_id()])

@@ -10,6 +10,7 @@ use crate::commands;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 
+pub mod admin;
 pub mod availability;
 pub mod bookings;
 pub mod coupons;
@@ -73,6 +74,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(commands::coupons::issue))
                 .route(web::get().to(coupons::list)),
         )
+        .service(
+            resource("/v1/webhooks/stripe").route(web::post().to(crate::webhooks::stripe::receive)),
+        )
+        .service(
+            resource("/v1/webhooks/mercadopago")
+                .route(web::post().to(crate::webhooks::mercadopago::receive)),
+        )
+        .service(resource("/v1/webhooks/pix").route(web::post().to(crate::webhooks::pix::receive)))
+        .service(
+            resource("/v1/webhooks/panel").route(web::post().to(crate::webhooks::panel::receive)),
+        )
+        .service(resource("/v1/admin/outbox").route(web::get().to(admin::outbox)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(
             SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),

@@ -1,0 +1,220 @@
+//! Outbound to the panel: the feeder turns `BookingPaid` into `booking.confirmed` and a
+//! later `BookingCancelled` of a confirmed booking into `booking.cancelled`, reading the
+//! gap-free feed and enqueuing in the same transaction as its checkpoint. The deliverer
+//! POSTs each row to `LEDGER_PANEL_API_URL`, signed with Standard Webhooks (`webhook-id` =
+//! the ledger event id), any 2xx acknowledging; anything else or no answer in 10 s is
+//! retried with exponential backoff and jitter, up to `max_attempts`, then dead-lettered
+//! (`GET /v1/admin/outbox?state=dead`).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ledger_core::domain::BookingState;
+use ledger_core::webhook::sign_standard;
+use ledger_core::{BookingId, Category};
+use ledger_store::outbox::{OutboxItem, OutboxRow};
+use ledger_store::Cursor;
+use serde_json::{json, Value};
+
+use crate::commands::aggregate::load;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Name of the feeder's checkpoint.
+pub const CONSUMER: &str = "outbox-panel";
+/// Events read per feeder pass.
+const FEED_BATCH: i64 = 500;
+
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// Attempts before a row is dead-lettered.
+    pub max_attempts: i32,
+    /// First retry delay; doubles per attempt, with ±50 % jitter.
+    pub base_backoff: chrono::Duration,
+    pub max_backoff: chrono::Duration,
+    /// How long a claimed row is reserved for one delivery attempt (> the timeout).
+    pub lease: chrono::Duration,
+    /// API.md: no answer in 10 s counts as a failure.
+    pub timeout: Duration,
+    /// Pause between worker passes.
+    pub interval: Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_attempts: 10,
+            base_backoff: chrono::Duration::seconds(2),
+            max_backoff: chrono::Duration::minutes(30),
+            lease: chrono::Duration::seconds(30),
+            timeout: Duration::from_secs(10),
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+fn item(
+    kind: &'static str,
+    event_id: uuid::Uuid,
+    booking: &BookingId,
+    state: &BookingState,
+    at: DateTime<Utc>,
+) -> Option<OutboxItem> {
+    let placed = state.placed.as_ref()?;
+    let items: Vec<Value> = placed
+        .items
+        .iter()
+        .map(|i| json!({"slot_id": i.slot_id.as_str(), "seats": i.seats}))
+        .collect();
+    Some(OutboxItem {
+        event_id,
+        booking_id: booking.as_uuid(),
+        kind,
+        payload: json!({"type": kind, "booking_id": booking.to_string(), "items": items,
+                        "occurred_at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)}),
+    })
+}
+
+/// One feeder pass: enqueues what the feed holds after the checkpoint. Returns rows enqueued.
+pub async fn feed_once(state: &AppState) -> Result<usize, ApiError> {
+    let store = &state.store;
+    let after = store.checkpoint(CONSUMER).await?;
+    let page = store.read_all(after, FEED_BATCH).await?;
+    if page.events.is_empty() {
+        return Ok(0);
+    }
+    let mut items: Vec<OutboxItem> = Vec::new();
+    for fe in &page.events {
+        let e = &fe.event;
+        let kind = match (e.stream_id.category(), e.event_type.as_str()) {
+            (Category::Booking, "BookingPaid") => "booking.confirmed",
+            (Category::Booking, "BookingCancelled") => "booking.cancelled",
+            _ => continue,
+        };
+        let booking_id = BookingId::parse(e.stream_id.key()).map_err(|_| ApiError::internal())?;
+        if kind == "booking.cancelled" {
+            let confirmed_now = items
+                .iter()
+                .any(|i| i.booking_id == booking_id.as_uuid() && i.kind == "booking.confirmed");
+            if !confirmed_now && !store.outbox_confirmed(booking_id.as_uuid()).await? {
+                continue; // the panel never heard of it
+            }
+        }
+        let Some(head) = store.stream_head(&e.stream_id).await? else {
+            continue;
+        };
+        let booking: BookingState = load(store, &head).await?;
+        items.extend(item(
+            kind,
+            e.event_id.as_uuid(),
+            &booking_id,
+            &booking,
+            e.recorded_at,
+        ));
+    }
+    store
+        .enqueue_outbox(CONSUMER, page.next, &items, state.clock.now())
+        .await?;
+    Ok(items.len())
+}
+
+/// Delay before the next attempt after `attempts` failures: doubling, capped, ±50 %.
+pub fn backoff(settings: &OutboxSettings, attempts: i32) -> chrono::Duration {
+    let exp = settings
+        .base_backoff
+        .num_milliseconds()
+        .saturating_mul(1_i64 << attempts.clamp(0, 20));
+    let capped = exp.min(settings.max_backoff.num_milliseconds()).max(1);
+    // Jitter from the random bits of a fresh UUID v7: 0.5 .. 1.5 of the delay.
+    let r = u64::from(uuid::Uuid::now_v7().as_bytes()[15]) as i64; // 0..=255
+    chrono::Duration::milliseconds(capped / 2 + capped * r / 255)
+}
+
+async fn deliver(
+    state: &AppState,
+    settings: &OutboxSettings,
+    url: &str,
+    secret: &str,
+    row: &OutboxRow,
+) -> Result<(), String> {
+    let body = row.payload.to_string();
+    let ts = Utc::now().timestamp();
+    let id = row.event_id.to_string();
+    let signature = sign_standard(body.as_bytes(), &id, ts, secret).map_err(|e| e.to_string())?;
+    let resp = state
+        .http
+        .post(url)
+        .timeout(settings.timeout)
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", ts.to_string())
+        .header("webhook-signature", signature)
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| {
+            if e.is_timeout() {
+                "no answer in time".to_owned()
+            } else {
+                "connection failed".to_owned()
+            }
+        })?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("panel answered {}", resp.status().as_u16()))
+    }
+}
+
+/// One delivery pass over due rows. Returns (delivered, failed).
+pub async fn deliver_once(
+    state: &AppState,
+    settings: &OutboxSettings,
+) -> Result<(usize, usize), ApiError> {
+    let p = &state.providers;
+    let (Some(url), Some(secret)) = (&p.panel_api_url, &p.panel_outbound_secret) else {
+        return Ok((0, 0));
+    };
+    let now = state.clock.now();
+    let rows = state.store.claim_outbox(now, settings.lease, 20).await?;
+    let (mut ok, mut failed) = (0, 0);
+    for row in &rows {
+        match deliver(state, settings, url, secret.expose(), row).await {
+            Ok(()) => {
+                state
+                    .store
+                    .outbox_delivered(row.event_id, state.clock.now())
+                    .await?;
+                ok += 1;
+            }
+            Err(reason) => {
+                tracing::warn!(event_id = %row.event_id, attempt = row.attempts + 1, reason, "panel delivery failed");
+                let retry_at = state.clock.now() + backoff(settings, row.attempts);
+                state
+                    .store
+                    .outbox_failed(row.event_id, &reason, retry_at, settings.max_attempts)
+                    .await?;
+                failed += 1;
+            }
+        }
+    }
+    Ok((ok, failed))
+}
+
+/// Feeds and delivers until the task is dropped.
+pub async fn run(state: AppState, settings: OutboxSettings) {
+    loop {
+        tokio::time::sleep(settings.interval).await;
+        if let Err(e) = feed_once(&state).await {
+            tracing::warn!(error = %e, "outbox feeder pass failed");
+        }
+        if let Err(e) = deliver_once(&state, &settings).await {
+            tracing::warn!(error = %e, "outbox delivery pass failed");
+        }
+    }
+}
+
+/// The checkpoint's cursor, for tests and admin views.
+pub async fn checkpoint(state: &AppState) -> Result<Cursor, ApiError> {
+    Ok(state.store.checkpoint(CONSUMER).await?)
+}
