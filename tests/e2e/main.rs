@@ -15,6 +15,9 @@ mod round_trips;
 mod store_append;
 mod store_dedup;
 mod store_queries;
+mod webhook_support;
+mod webhooks_others;
+mod webhooks_stripe;
 
 use ledger_core::{EventId, StreamId};
 use ledger_store::{AppendBatch, ExpectedVersion, NewEvent, StreamAppend};

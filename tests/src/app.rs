@@ -10,7 +10,9 @@ use chrono::{TimeZone, Utc};
 use ledger_core::ManualClock;
 use ledger_http::auth::dev::DevKeys;
 use ledger_http::auth::{AuthSettings, Authenticator, JwksSource};
+use ledger_http::config::Providers;
 use ledger_http::demo::{DEMO_AUDIENCE, DEMO_ISSUER};
+use ledger_http::secrets::Secret;
 use ledger_http::{AppState, Application};
 use ledger_store::Store;
 use serde_json::Value;
@@ -138,9 +140,37 @@ pub async fn status_json(resp: reqwest::Response) -> (u16, Value) {
     (status, body)
 }
 
+/// Webhook secrets the test apps trust (test values only).
+pub const STRIPE_SECRET: &str = "whsec_test_stripe_secret";
+pub const MERCADOPAGO_SECRET: &str = "test-mercadopago-secret";
+/// `whsec_` + base64 of the key bytes.
+pub const PIX_SECRET: &str = "whsec_cGl4LXRlc3Qta2V5LTAxMjM0NTY3ODk=";
+pub const PANEL_SECRET: &str = "whsec_cGFuZWwtaW5ib3VuZC1rZXktMDEyMw==";
+pub const PANEL_OUTBOUND_SECRET: &str = "whsec_cGFuZWwtb3V0Ym91bmQta2V5LTk4Nw==";
+pub const MERCADOPAGO_TOKEN: &str = "TEST-mp-access-token";
+
+/// Providers with the test secrets; provider URLs as given.
+pub fn test_providers(mercadopago_url: Option<String>, panel_url: Option<String>) -> Providers {
+    Providers {
+        stripe_webhook_secret: Some(Secret::new(STRIPE_SECRET)),
+        mercadopago_webhook_secret: Some(Secret::new(MERCADOPAGO_SECRET)),
+        mercadopago_api_url: mercadopago_url,
+        mercadopago_access_token: Some(Secret::new(MERCADOPAGO_TOKEN)),
+        pix_webhook_secret: Some(Secret::new(PIX_SECRET)),
+        panel_webhook_secret: Some(Secret::new(PANEL_SECRET)),
+        panel_api_url: panel_url,
+        panel_outbound_secret: Some(Secret::new(PANEL_OUTBOUND_SECRET)),
+    }
+}
+
 /// Serves `store` on 127.0.0.1:0 until the test ends, with its clock set to
 /// 2026-11-20T12:00:00Z (a fixed, ordinary day).
 pub async fn spawn_app(store: Store) -> TestApp {
+    spawn_app_with(store, test_providers(None, None)).await
+}
+
+/// As [`spawn_app`], with these providers.
+pub async fn spawn_app_with(store: Store, providers: Providers) -> TestApp {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
     ));
@@ -149,7 +179,8 @@ pub async fn spawn_app(store: Store) -> TestApp {
         store,
         chrono::Duration::minutes(15),
         chrono_tz::America::Argentina::Buenos_Aires,
-    );
+    )
+    .with_providers(providers);
     let auth = Authenticator::load(AuthSettings {
         issuer: DEMO_ISSUER.into(),
         audience: DEMO_AUDIENCE.into(),

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cluster;
+pub mod fakes;
 pub mod proxy;
 
 pub use cluster::{fresh_db, TestDb};
