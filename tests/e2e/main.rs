@@ -17,6 +17,7 @@ mod store_dedup;
 mod store_queries;
 mod webhook_support;
 mod webhooks_others;
+mod webhooks_signatures;
 mod webhooks_stripe;
 
 use ledger_core::{EventId, StreamId};
