@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::{Cursor, Store, StoreError};
+use crate::{sql, Cursor, Store, StoreError};
 
 /// Most rows one claim returns: bounds one worker pass.
 pub const MAX_CLAIM: i64 = 100;
@@ -40,9 +40,6 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
 }
 
-const ROW_COLUMNS: &str =
-    "event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error";
-
 fn decode(row: &tokio_postgres::Row) -> Result<OutboxRow, StoreError> {
     Ok(OutboxRow {
         event_id: row.try_get("event_id")?,
@@ -60,12 +57,7 @@ impl Store {
     /// The checkpoint of feed consumer `name` (the start of the feed if it never ran).
     pub async fn checkpoint(&self, name: &str) -> Result<Cursor, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                "SELECT cursor FROM consumer_checkpoints WHERE name = $1",
-                &[&name],
-            )
-            .await?;
+        let row = client.query_opt(sql::SELECT_CHECKPOINT, &[&name]).await?;
         match row {
             None => Ok(Cursor::START),
             Some(r) => {
@@ -80,10 +72,7 @@ impl Store {
     pub async fn outbox_confirmed(&self, booking_id: Uuid) -> Result<bool, StoreError> {
         let client = self.client().await?;
         let row = client
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')",
-                &[&booking_id],
-            )
+            .query_one(sql::OUTBOX_CONFIRMED, &[&booking_id])
             .await?;
         Ok(row.try_get(0)?)
     }
@@ -101,8 +90,7 @@ impl Store {
         let tx = client.transaction().await?;
         for item in items {
             tx.execute(
-                "INSERT INTO outbox (event_id, booking_id, kind, payload, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING",
+                sql::OUTBOX_ENQUEUE,
                 &[
                     &item.event_id,
                     &item.booking_id,
@@ -113,12 +101,8 @@ impl Store {
             )
             .await?;
         }
-        tx.execute(
-            "INSERT INTO consumer_checkpoints (name, cursor) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()",
-            &[&name, &cursor.to_string()],
-        )
-        .await?;
+        tx.execute(sql::UPSERT_CHECKPOINT, &[&name, &cursor.to_string()])
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -132,14 +116,11 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxRow>, StoreError> {
         let client = self.client().await?;
-        let sql = format!(
-            "UPDATE outbox SET next_attempt_at = $2 WHERE event_id IN ( \
-               SELECT event_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1 \
-               ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             RETURNING {ROW_COLUMNS}"
-        );
         let rows = client
-            .query(&sql, &[&now, &(now + lease), &limit.clamp(1, MAX_CLAIM)])
+            .query(
+                sql::OUTBOX_CLAIM,
+                &[&now, &(now + lease), &limit.clamp(1, MAX_CLAIM)],
+            )
             .await?;
         rows.iter().map(decode).collect()
     }
@@ -151,11 +132,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let client = self.client().await?;
         client
-            .execute(
-                "UPDATE outbox SET state = 'delivered', delivered_at = $2, attempts = attempts + 1, last_error = NULL \
-                 WHERE event_id = $1 AND state = 'pending'",
-                &[&event_id, &now],
-            )
+            .execute(sql::OUTBOX_DELIVERED, &[&event_id, &now])
             .await?;
         Ok(())
     }
@@ -171,9 +148,7 @@ impl Store {
         let client = self.client().await?;
         client
             .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 500), next_attempt_at = $3, \
-                   state = CASE WHEN attempts + 1 >= $4 THEN 'dead' ELSE 'pending' END \
-                 WHERE event_id = $1 AND state = 'pending'",
+                sql::OUTBOX_FAILED,
                 &[&event_id, &error, &retry_at, &max_attempts],
             )
             .await?;
@@ -183,9 +158,11 @@ impl Store {
     /// Rows in `state`, oldest first.
     pub async fn outbox_rows(&self, state: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let client = self.client().await?;
-        let sql = format!("SELECT {ROW_COLUMNS} FROM outbox WHERE state = $1 ORDER BY created_at, event_id LIMIT $2");
         let rows = client
-            .query(&sql, &[&state, &limit.clamp(1, crate::MAX_PAGE_EVENTS)])
+            .query(
+                sql::OUTBOX_BY_STATE,
+                &[&state, &limit.clamp(1, crate::MAX_PAGE_EVENTS)],
+            )
             .await?;
         rows.iter().map(decode).collect()
     }

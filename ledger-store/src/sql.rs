@@ -98,3 +98,39 @@ SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
 
 pub const SELECT_HEAD: &str = "\
 SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";
+
+// ---- outbox and consumer checkpoints (see outbox.rs) ----
+
+pub const SELECT_CHECKPOINT: &str = "\
+SELECT cursor FROM consumer_checkpoints WHERE name = $1";
+
+pub const OUTBOX_CONFIRMED: &str = "\
+SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')";
+
+pub const OUTBOX_ENQUEUE: &str = "\
+INSERT INTO outbox (event_id, booking_id, kind, payload, next_attempt_at)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING";
+
+pub const UPSERT_CHECKPOINT: &str = "\
+INSERT INTO consumer_checkpoints (name, cursor) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()";
+
+pub const OUTBOX_DELIVERED: &str = "\
+UPDATE outbox SET state = 'delivered', delivered_at = $2, attempts = attempts + 1, last_error = NULL
+WHERE event_id = $1 AND state = 'pending'";
+
+pub const OUTBOX_FAILED: &str = "\
+UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 500), next_attempt_at = $3,
+state = CASE WHEN attempts + 1 >= $4 THEN 'dead' ELSE 'pending' END
+WHERE event_id = $1 AND state = 'pending'";
+
+/// Claims due pending rows for a lease: their next attempt moves to `$2`.
+pub const OUTBOX_CLAIM: &str = "\
+UPDATE outbox SET next_attempt_at = $2 WHERE event_id IN (
+  SELECT event_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
+  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+RETURNING event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error";
+
+pub const OUTBOX_BY_STATE: &str = "\
+SELECT event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error
+FROM outbox WHERE state = $1 ORDER BY created_at, event_id LIMIT $2";

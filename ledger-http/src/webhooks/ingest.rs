@@ -132,6 +132,11 @@ pub async fn ingest(
     }
 }
 
+/// A header's value as text (absent or not visible ASCII: `None`).
+pub fn header<'a>(req: &'a actix_web::HttpRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
 /// 401 `invalid_signature`, nothing stored.
 pub fn invalid_signature(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(reason = %e, "webhook signature refused");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::ingest::{invalid_signature, not_configured, parse_json, Delivery, Ingested};
+use super::ingest::{header, invalid_signature, not_configured, parse_json, Delivery, Ingested};
 use super::payments::ingest_payment;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -45,10 +45,6 @@ struct MpPayment {
     transaction_amount_refunded: Option<Box<RawValue>>,
     #[serde(default)]
     external_reference: Option<String>,
-}
-
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
 fn unavailable() -> ApiError {

@@ -17,7 +17,9 @@ use ledger_store::Wake;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ingest::{ingest, invalid_signature, not_configured, parse_json, Delivery, Transitions};
+use super::ingest::{
+    header, ingest, invalid_signature, not_configured, parse_json, Delivery, Transitions,
+};
 use crate::commands::aggregate::{append, load_locked};
 use crate::commands::slots::decide_on_slot;
 use crate::error::ApiError;
@@ -61,10 +63,6 @@ const KNOWN_TYPES: [&str; 5] = [
     "slot.blocked",
     "slot.unblocked",
 ];
-
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
 
 impl PanelChange {
     fn slot_id(&self) -> &SlotId {

@@ -11,7 +11,7 @@ use ledger_core::webhook::{parse_decimal_amount, verify_standard};
 use ledger_core::{BookingId, Currency, Money};
 use serde_json::Value;
 
-use super::ingest::{invalid_signature, not_configured, parse_json, Delivery, Ingested};
+use super::ingest::{header, invalid_signature, not_configured, parse_json, Delivery, Ingested};
 use super::payments::ingest_payment;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -19,10 +19,6 @@ use crate::startup::AppState;
 /// Most entries one notification may carry: the BCB sends them in small batches; the
 /// bound keeps one request's work (and transactions) small.
 pub const MAX_PIX_ENTRIES: usize = 100;
-
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
 
 fn brl(text: &str) -> Option<Money> {
     parse_decimal_amount(text, Currency::parse("BRL").ok()?).ok()

@@ -10,14 +10,10 @@ use ledger_core::webhook::verify_stripe;
 use ledger_core::{BookingId, Currency, Money};
 use serde_json::Value;
 
-use super::ingest::{invalid_signature, not_configured, parse_json, Delivery};
+use super::ingest::{header, invalid_signature, not_configured, parse_json, Delivery};
 use super::payments::ingest_payment;
 use crate::error::ApiError;
 use crate::startup::AppState;
-
-fn header<'a>(req: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
-}
 
 /// The report a Stripe event carries, if it concerns a payment of ours.
 fn report(event_id: &str, event_type: &str, object: &Value) -> Option<(BookingId, PaymentReport)> {
