@@ -31,9 +31,10 @@ pub use coupon::{
 pub use cutoff::{bookable_until, Cutoff, CutoffError, MAX_CUTOFF_MINUTES};
 pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, CURRENT_SCHEMA_VERSION};
 pub use payment::{
-    apply_payment, payment_key, PaymentDecision, PaymentFailure, PaymentOutcome, PaymentRecord,
-    PaymentReport, PaymentSource, PaymentStatus, Provider, ReportedStatus,
-    MAX_PAYMENTS_PER_BOOKING, MAX_PAYMENT_ID_LEN, MAX_PROVIDER_EVENT_ID_LEN,
+    amount_due, apply_payment, payable, payment_key, provider_idempotency_key, PaymentDecision,
+    PaymentFailure, PaymentOutcome, PaymentRecord, PaymentReport, PaymentRequest, PaymentSource,
+    PaymentStatus, Provider, ReportedStatus, MAX_PAYMENTS_PER_BOOKING, MAX_PAYMENT_ID_LEN,
+    MAX_PROVIDER_EVENT_ID_LEN,
 };
 pub use place::{
     place_booking, PlaceBooking, PlaceDecision, MAX_HOLD_TTL, MAX_ITEMS, MAX_SEATS_PER_ITEM,

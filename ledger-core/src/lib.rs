@@ -1,7 +1,8 @@
 //! `ledger-core`: the pure domain of the reservation ledger — identifiers, money,
 //! idempotency keys, RFC 8785 canonical JSON, request fingerprints, the per-stream hash
-//! chain, and the booking domain (`domain`: slots, bookings, coupons, pricing, decide/evolve
-//! and the stored form of events).
+//! chain, the booking domain (`domain`: slots, bookings, coupons, pricing, payments,
+//! decide/evolve and the stored form of events), webhook signatures and amounts
+//! (`webhook`), and the payer's phone for Mercado Pago (`phone`).
 //!
 //! This crate is deterministic: no I/O, no clock reads, no randomness. Time and new ids
 //! come in with the command (the [`Clock`] trait is how the outer layers obtain time), so
@@ -17,6 +18,7 @@ pub mod fingerprint;
 pub mod idempotency;
 pub mod ids;
 pub mod money;
+pub mod phone;
 pub mod webhook;
 
 pub use canonical::{canonical_json, CanonicalError, MAX_SAFE_INTEGER};

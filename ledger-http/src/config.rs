@@ -48,6 +48,13 @@ pub struct Providers {
     pub panel_webhook_secret: Option<Secret>,
     pub panel_api_url: Option<String>,
     pub panel_outbound_secret: Option<Secret>,
+    pub stripe_api_url: Option<String>,
+    pub stripe_secret_key: Option<Secret>,
+    pub pix_api_url: Option<String>,
+    pub pix_client_token: Option<Secret>,
+    /// This service's public base URL, for the `notification_url` of Mercado Pago
+    /// preferences (optional; without it the account's configured URL is used).
+    pub public_url: Option<String>,
 }
 
 /// Everything the server needs to start.
@@ -249,6 +256,19 @@ fn providers(
             "LEDGER_PANEL_OUTBOUND_SECRET_FILE",
             get,
         )?,
+        stripe_api_url: url("LEDGER_STRIPE_API_URL", get)?,
+        stripe_secret_key: secret(
+            "LEDGER_STRIPE_SECRET_KEY",
+            "LEDGER_STRIPE_SECRET_KEY_FILE",
+            get,
+        )?,
+        pix_api_url: url("LEDGER_PIX_API_URL", get)?,
+        pix_client_token: secret(
+            "LEDGER_PIX_CLIENT_TOKEN",
+            "LEDGER_PIX_CLIENT_TOKEN_FILE",
+            get,
+        )?,
+        public_url: url("LEDGER_PUBLIC_URL", get)?,
     })
 }
 
@@ -281,6 +301,10 @@ fn missing_provider_setting(p: &Providers) -> Option<&'static str> {
             "LEDGER_PANEL_OUTBOUND_SECRET",
             p.panel_outbound_secret.is_some(),
         ),
+        ("LEDGER_STRIPE_API_URL", p.stripe_api_url.is_some()),
+        ("LEDGER_STRIPE_SECRET_KEY", p.stripe_secret_key.is_some()),
+        ("LEDGER_PIX_API_URL", p.pix_api_url.is_some()),
+        ("LEDGER_PIX_CLIENT_TOKEN", p.pix_client_token.is_some()),
     ]
     .into_iter()
     .find(|(_, set)| !set)
@@ -442,7 +466,11 @@ mod tests {
         assert!(with("http://localhost/jwks").is_ok());
     }
 
-    const ALL_PROVIDERS: [(&str, &str); 8] = [
+    const ALL_PROVIDERS: [(&str, &str); 12] = [
+        ("LEDGER_STRIPE_API_URL", "https://api.stripe.com"),
+        ("LEDGER_STRIPE_SECRET_KEY", "sk_test_x"),
+        ("LEDGER_PIX_API_URL", "https://pix.example"),
+        ("LEDGER_PIX_CLIENT_TOKEN", "t"),
         ("LEDGER_STRIPE_WEBHOOK_SECRET", "whsec_s"),
         ("LEDGER_MERCADOPAGO_WEBHOOK_SECRET", "m"),
         ("LEDGER_MERCADOPAGO_API_URL", "https://api.mercadopago.com"),

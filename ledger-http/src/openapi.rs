@@ -60,6 +60,8 @@ impl Modify for BearerAuth {
         commands::bookings::place,
         routes::bookings::get,
         commands::bookings::cancel,
+        commands::payments::start,
+        commands::reconcile::run,
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
@@ -76,6 +78,8 @@ impl Modify for BearerAuth {
         commands::bookings::PlaceBookingBody,
         commands::bookings::ItemBody,
         commands::coupons::IssueCoupon,
+        commands::payments::StartPayment,
+        commands::payments::Payer,
     )),
     modifiers(&BearerAuth)
 )]

@@ -220,6 +220,13 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/v1/bookings/{booking_id}/cancel", "post"),
         ("/v1/coupons", "post"),
         ("/v1/coupons", "get"),
+        ("/v1/bookings/{booking_id}/payments", "post"),
+        ("/v1/bookings/{booking_id}/reconcile", "post"),
+        ("/v1/webhooks/stripe", "post"),
+        ("/v1/webhooks/mercadopago", "post"),
+        ("/v1/webhooks/pix", "post"),
+        ("/v1/webhooks/panel", "post"),
+        ("/v1/admin/outbox", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

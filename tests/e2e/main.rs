@@ -5,6 +5,7 @@ mod api_auth;
 mod api_bookings;
 mod api_coupons;
 mod api_idempotency;
+mod api_payments;
 mod api_shell;
 mod api_support;
 mod api_time;

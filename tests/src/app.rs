@@ -148,6 +148,8 @@ pub const PIX_SECRET: &str = "whsec_cGl4LXRlc3Qta2V5LTAxMjM0NTY3ODk=";
 pub const PANEL_SECRET: &str = "whsec_cGFuZWwtaW5ib3VuZC1rZXktMDEyMw==";
 pub const PANEL_OUTBOUND_SECRET: &str = "whsec_cGFuZWwtb3V0Ym91bmQta2V5LTk4Nw==";
 pub const MERCADOPAGO_TOKEN: &str = "TEST-mp-access-token";
+pub const STRIPE_API_KEY: &str = "sk_test_ledger";
+pub const PIX_CLIENT_TOKEN: &str = "pix-client-token";
 
 /// Providers with the test secrets; provider URLs as given.
 pub fn test_providers(mercadopago_url: Option<String>, panel_url: Option<String>) -> Providers {
@@ -160,6 +162,9 @@ pub fn test_providers(mercadopago_url: Option<String>, panel_url: Option<String>
         panel_webhook_secret: Some(Secret::new(PANEL_SECRET)),
         panel_api_url: panel_url,
         panel_outbound_secret: Some(Secret::new(PANEL_OUTBOUND_SECRET)),
+        stripe_secret_key: Some(Secret::new(STRIPE_API_KEY)),
+        pix_client_token: Some(Secret::new(PIX_CLIENT_TOKEN)),
+        ..Providers::default()
     }
 }
 

@@ -19,6 +19,12 @@ pub struct FakeMercadoPago {
     fail_next: Arc<Mutex<u32>>,
     pub calls: Arc<Mutex<u32>>,
     tokens: Arc<Mutex<Vec<String>>>,
+    /// Preferences by X-Idempotency-Key, and every key seen (in order).
+    preferences: Arc<Mutex<HashMap<String, Value>>>,
+    pub preference_keys: Arc<Mutex<Vec<String>>>,
+    pub preference_bodies: Arc<Mutex<Vec<Value>>>,
+    /// The bodies exactly as received (numbers as sent, not re-printed floats).
+    pub preference_raw: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeMercadoPago {
@@ -43,6 +49,11 @@ impl FakeMercadoPago {
         self.tokens.lock().unwrap().clone()
     }
 
+    /// Preferences actually created (one per distinct idempotency key).
+    pub fn preferences_created(&self) -> usize {
+        self.preferences.lock().unwrap().len()
+    }
+
     pub async fn start() -> FakeMercadoPago {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut fake = FakeMercadoPago {
@@ -52,7 +63,47 @@ impl FakeMercadoPago {
         let shared = fake.clone();
         let server = HttpServer::new(move || {
             let f = shared.clone();
-            App::new().route(
+            let (f2, f3) = (f.clone(), f.clone());
+            App::new()
+                .route(
+                    "/checkout/preferences",
+                    web::post().to(move |req: HttpRequest, raw: web::Bytes| {
+                        let f = f2.clone();
+                        async move {
+                            f.preference_raw.lock().unwrap().push(String::from_utf8_lossy(&raw).into_owned());
+                            let body = web::Json(serde_json::from_slice::<Value>(&raw).unwrap_or(Value::Null));
+                            let key = req.headers().get("x-idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                            f.preference_keys.lock().unwrap().push(key.clone());
+                            f.preference_bodies.lock().unwrap().push(body.0.clone());
+                            let mut prefs = f.preferences.lock().unwrap();
+                            let n = prefs.len() + 1;
+                            let pref = prefs
+                                .entry(key)
+                                .or_insert_with(|| serde_json::json!({"id": format!("pref-{n}"), "init_point": format!("https://mp.test/checkout?pref=pref-{n}")}))
+                                .clone();
+                            HttpResponse::Created().json(pref)
+                        }
+                    }),
+                )
+                .route(
+                    "/v1/payments/search",
+                    web::get().to(move |q: web::Query<HashMap<String, String>>| {
+                        let f = f3.clone();
+                        async move {
+                            let wanted = q.get("external_reference").cloned().unwrap_or_default();
+                            let results: Vec<Value> = f
+                                .payments
+                                .lock()
+                                .unwrap()
+                                .values()
+                                .filter(|p| p["external_reference"] == wanted.as_str())
+                                .cloned()
+                                .collect();
+                            HttpResponse::Ok().json(serde_json::json!({"results": results}))
+                        }
+                    }),
+                )
+                .route(
                 "/v1/payments/{id}",
                 web::get().to(move |req: HttpRequest, id: web::Path<String>| {
                     let f = f.clone();
@@ -187,6 +238,154 @@ impl FakePanel {
         .run();
         tokio::spawn(server);
         fake.url = fake.url.clone();
+        fake
+    }
+}
+
+/// Stripe's PaymentIntents API: form-encoded creation keyed by `Idempotency-Key` (the same
+/// key returns the same intent), and retrieval; tests move an intent's status.
+#[derive(Clone, Default)]
+pub struct FakeStripe {
+    pub url: String,
+    intents: Arc<Mutex<HashMap<String, Value>>>,
+    by_key: Arc<Mutex<HashMap<String, String>>>,
+    pub keys: Arc<Mutex<Vec<String>>>,
+    pub forms: Arc<Mutex<Vec<HashMap<String, String>>>>,
+}
+
+impl FakeStripe {
+    pub fn intents_created(&self) -> usize {
+        self.intents.lock().unwrap().len()
+    }
+
+    pub fn set_status(&self, id: &str, status: &str) {
+        if let Some(i) = self.intents.lock().unwrap().get_mut(id) {
+            i["status"] = status.into();
+            if status == "succeeded" {
+                i["amount_received"] = i["amount"].clone();
+            }
+        }
+    }
+
+    pub async fn start() -> FakeStripe {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let fake = FakeStripe {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            ..Default::default()
+        };
+        let shared = fake.clone();
+        let server = HttpServer::new(move || {
+            let (f, g) = (shared.clone(), shared.clone());
+            App::new()
+                .route(
+                    "/v1/payment_intents",
+                    web::post().to(move |req: HttpRequest, form: web::Form<HashMap<String, String>>| {
+                        let f = f.clone();
+                        async move {
+                            let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+                            f.keys.lock().unwrap().push(key.clone());
+                            f.forms.lock().unwrap().push(form.0.clone());
+                            let mut by_key = f.by_key.lock().unwrap();
+                            let mut intents = f.intents.lock().unwrap();
+                            let id = by_key.entry(key).or_insert_with(|| format!("pi_{}", intents.len() + 1)).clone();
+                            let intent = intents
+                                .entry(id.clone())
+                                .or_insert_with(|| {
+                                    serde_json::json!({"id": id, "object": "payment_intent", "client_secret": format!("{id}_secret_test"),
+                                        "amount": form.get("amount").and_then(|a| a.parse::<i64>().ok()), "amount_received": 0,
+                                        "currency": form.get("currency"), "status": "requires_payment_method",
+                                        "metadata": {"booking_id": form.get("metadata[booking_id]")}})
+                                })
+                                .clone();
+                            HttpResponse::Ok().json(intent)
+                        }
+                    }),
+                )
+                .route(
+                    "/v1/payment_intents/{id}",
+                    web::get().to(move |id: web::Path<String>| {
+                        let g = g.clone();
+                        async move {
+                            match g.intents.lock().unwrap().get(id.as_str()) {
+                                Some(i) => HttpResponse::Ok().json(i),
+                                None => HttpResponse::NotFound().finish(),
+                            }
+                        }
+                    }),
+                )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
+        fake
+    }
+}
+
+/// A Pix PSP: `PUT /v2/cob/{txid}` creates (or returns) the immediate charge, `GET` reads it;
+/// tests mark a charge paid.
+#[derive(Clone, Default)]
+pub struct FakePix {
+    pub url: String,
+    cobs: Arc<Mutex<HashMap<String, Value>>>,
+    pub puts: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl FakePix {
+    /// Marks the charge paid with one pix entry of `valor`.
+    pub fn pay(&self, txid: &str, end_to_end: &str, valor: &str) {
+        if let Some(c) = self.cobs.lock().unwrap().get_mut(txid) {
+            c["status"] = "CONCLUIDA".into();
+            c["pix"] = serde_json::json!([{"endToEndId": end_to_end, "txid": txid, "valor": valor, "horario": "2026-11-20T12:05:00Z"}]);
+        }
+    }
+
+    pub async fn start() -> FakePix {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let fake = FakePix {
+            url: format!("http://{}", listener.local_addr().unwrap()),
+            ..Default::default()
+        };
+        let shared = fake.clone();
+        let server = HttpServer::new(move || {
+            let (f, g) = (shared.clone(), shared.clone());
+            App::new().service(
+                web::resource("/v2/cob/{txid}")
+                    .route(web::put().to(move |txid: web::Path<String>, body: web::Json<Value>| {
+                        let f = f.clone();
+                        async move {
+                            f.puts.lock().unwrap().push((txid.clone(), body.0.clone()));
+                            let mut cobs = f.cobs.lock().unwrap();
+                            let cob = cobs
+                                .entry(txid.clone())
+                                .or_insert_with(|| {
+                                    serde_json::json!({"txid": txid.as_str(), "status": "ATIVA", "valor": body.0["valor"],
+                                        "calendario": {"criacao": chrono::Utc::now().to_rfc3339(), "expiracao": body.0["calendario"]["expiracao"]},
+                                        "pixCopiaECola": format!("00020101021226830014br.gov.bcb.pix{}", txid.as_str())})
+                                })
+                                .clone();
+                            HttpResponse::Created().json(cob)
+                        }
+                    }))
+                    .route(web::get().to(move |txid: web::Path<String>| {
+                        let g = g.clone();
+                        async move {
+                            match g.cobs.lock().unwrap().get(txid.as_str()) {
+                                Some(c) => HttpResponse::Ok().json(c),
+                                None => HttpResponse::NotFound().finish(),
+                            }
+                        }
+                    })),
+            )
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
+        tokio::spawn(server);
         fake
     }
 }

@@ -70,6 +70,23 @@ pub enum BookingEvent {
     },
     /// The hold lapsed before payment.
     BookingExpired,
+    /// A payment was started: the provider object that will collect the money was created
+    /// (a Mercado Pago preference, a Stripe PaymentIntent, a Pix immediate charge). A pure
+    /// record: it changes no payment and no status, and never makes anything paid; the
+    /// booking remembers the object (see [`crate::domain::PaymentRequest`]) so that a
+    /// reconciliation knows what to fetch. Carries no secrets and no payer data.
+    PaymentRequested {
+        /// The provider.
+        provider: Provider,
+        /// The amount requested: what was due when the object was created.
+        amount: Money,
+        /// The provider's id of the object: Mercado Pago preference id, Stripe
+        /// PaymentIntent id or Pix txid.
+        provider_reference: String,
+        /// The idempotency key sent to the provider (lowercase hex SHA-256, see
+        /// [`crate::domain::provider_idempotency_key`]).
+        idempotency_key: String,
+    },
     /// A provider (or a reconciliation) reported a payment's status; written first for
     /// every report the ledger takes in, anomalies included. Changes no state by itself.
     PaymentNotified {

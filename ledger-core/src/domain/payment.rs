@@ -4,6 +4,8 @@
 //! [`apply_payment`], the decision that turns a report into booking, slot and coupon
 //! events. The per-payment state machine is in `payment/transition.rs`, the booking-level
 //! consequences in `payment/decide.rs`, seat and coupon moves in `payment/seats.rs`.
+//! Starting a payment (the provider idempotency key, the amount due, whether a booking is
+//! payable, the [`PaymentRequest`] a booking remembers) is `payment/request.rs`.
 //!
 //! Only this path makes a booking paid (invariant 2); a payment in a terminal failure never
 //! becomes approved (invariant 4); amounts are integer minor units (invariant 11).
@@ -22,10 +24,12 @@ use crate::ids::SlotId;
 use crate::money::Money;
 
 mod decide;
+mod request;
 mod seats;
 mod transition;
 
 pub use decide::apply_payment;
+pub use request::{amount_due, payable, provider_idempotency_key, PaymentRequest};
 
 /// Longest payment id, in bytes: 255. Provider ids are short (Stripe `pi_…` ≈ 27, Mercado
 /// Pago numeric ≤ 20, Pix `endToEndId` 32); the bound matches the store's dedup keys and

@@ -1,6 +1,8 @@
-//! Exact decimal amounts in major units (`"110.50"`) → [`Money`] in minor units, never
+//! Exact decimal amounts in major units (`"110.50"`) ↔ [`Money`] in minor units, never
 //! through a float. This parses Pix `valor` strings and the raw JSON number text of Mercado
-//! Pago's `transaction_amount` (`100.5` arrives as the text `"100.5"`).
+//! Pago's `transaction_amount` (`100.5` arrives as the text `"100.5"`), and formats the
+//! amounts the ledger sends to providers that want major units (Pix `valor.original`,
+//! Mercado Pago `unit_price`).
 
 use crate::money::{Currency, Money, MAX_MINOR};
 
@@ -100,6 +102,25 @@ pub fn parse_decimal_amount(text: &str, currency: Currency) -> Result<Money, Amo
     }
     let minor = i64::try_from(minor).map_err(|_| AmountError::OutOfRange)?;
     Money::new(minor, currency).map_err(|_| AmountError::OutOfRange)
+}
+
+/// Formats `money` as an exact decimal in major units with exactly [`minor_units`] decimals:
+/// BRL 1 → `"0.01"`, BRL 1010 → `"10.10"`, CLP 1500 → `"1500"`, KWD 1234 → `"1.234"`.
+/// A negative amount gets a leading `-` (`"-0.01"`); zero is `"0.00"` (BRL) or `"0"` (CLP).
+/// No grouping separators, no exponent, no float. For non-negative amounts this is the
+/// inverse of [`parse_decimal_amount`].
+pub fn format_decimal_amount(money: &Money) -> String {
+    let sign = if money.is_negative() { "-" } else { "" };
+    // |minor| <= MAX_MINOR < 2^53, so the magnitude and the scale (at most 10^4) fit a u64.
+    let magnitude = money.minor().unsigned_abs();
+    let decimals = exponent(money.currency());
+    if decimals == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let scale = 10u64.pow(u32::from(decimals));
+    let (whole, fraction) = (magnitude / scale, magnitude % scale);
+    let width = usize::from(decimals);
+    format!("{sign}{whole}.{fraction:0width$}")
 }
 
 /// The table behind [`minor_units`], as a `u8` so it widens losslessly to any integer.

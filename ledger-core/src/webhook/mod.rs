@@ -1,6 +1,6 @@
 //! Webhook ingest primitives: signature verification for each provider (Stripe, Mercado
 //! Pago, Standard Webhooks for Pix and the panel) and exact parsing of the decimal amounts
-//! their payloads carry.
+//! their payloads carry (and formatting the ones sent to providers).
 //!
 //! Every verifier works on the exact raw bytes it is given, computes the MAC before anything
 //! is parsed, compares in constant time (`hmac`'s `verify_slice`) and takes the current Unix
@@ -17,7 +17,9 @@ mod mercadopago;
 mod standard;
 mod stripe;
 
-pub use amount::{minor_units, parse_decimal_amount, AmountError, MAX_AMOUNT_TEXT_LEN};
+pub use amount::{
+    format_decimal_amount, minor_units, parse_decimal_amount, AmountError, MAX_AMOUNT_TEXT_LEN,
+};
 pub use mercadopago::{sign_mercadopago, verify_mercadopago};
 pub use standard::{sign_standard, verify_standard};
 pub use stripe::{sign_stripe, verify_stripe};

@@ -11,6 +11,8 @@
 pub mod aggregate;
 pub mod bookings;
 pub mod coupons;
+pub mod payments;
+pub mod reconcile;
 pub mod rejection;
 pub mod slots;
 
@@ -100,6 +102,21 @@ fn replay(stored: StoredOutcome, meta: &CommandMeta) -> Result<HttpResponse, Api
         ));
     }
     Ok(respond(stored.status, stored.body, true))
+}
+
+/// The stored answer for this command's key, if there is one (replayed, or 422 for a
+/// different request). For commands that must call a provider before locking anything.
+pub async fn replayed(
+    state: &AppState,
+    meta: &CommandMeta,
+) -> Result<Option<HttpResponse>, ApiError> {
+    let Some(d) = meta.dedup()? else {
+        return Ok(None);
+    };
+    match state.store.outcome(&d).await? {
+        Some(stored) => replay(stored, meta).map(Some),
+        None => Ok(None),
+    }
 }
 
 /// Runs a command: replay check, lock `streams`, `decide`, commit with the outcome.

@@ -70,6 +70,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(commands::bookings::cancel)),
         )
         .service(
+            resource("/v1/bookings/{booking_id}/payments")
+                .route(web::post().to(commands::payments::start)),
+        )
+        .service(
+            resource("/v1/bookings/{booking_id}/reconcile")
+                .route(web::post().to(commands::reconcile::run)),
+        )
+        .service(
             resource("/v1/coupons")
                 .route(web::post().to(commands::coupons::issue))
                 .route(web::get().to(coupons::list)),

@@ -25,7 +25,10 @@ fn brl(text: &str) -> Option<Money> {
 }
 
 /// Deliveries of one pix entry: the payment, then each completed refund (cumulative).
-fn deliveries(entry: &Value) -> Vec<(Delivery, Option<(BookingId, PaymentReport)>)> {
+pub fn deliveries(
+    entry: &Value,
+    source: PaymentSource,
+) -> Vec<(Delivery, Option<(BookingId, PaymentReport)>)> {
     let e2e = entry
         .get("endToEndId")
         .and_then(Value::as_str)
@@ -53,7 +56,10 @@ fn deliveries(entry: &Value) -> Vec<(Delivery, Option<(BookingId, PaymentReport)
         event_id,
         event_type: event_type.to_owned(),
         payload: entry.clone(),
-        source: "webhook",
+        source: match source {
+            PaymentSource::Webhook => "webhook",
+            PaymentSource::Reconciliation => "reconciliation",
+        },
         booking_id: None,
     };
     let amount = entry.get("valor").and_then(Value::as_str).and_then(brl);
@@ -122,7 +128,7 @@ pub async fn receive(
     }
     let mut results = Vec::new();
     for entry in entries {
-        for (delivery, target) in deliveries(entry) {
+        for (delivery, target) in deliveries(entry, PaymentSource::Webhook) {
             if delivery.event_id.is_empty() || delivery.event_id.starts_with(':') {
                 return Err(ApiError::bad_request(
                     "invalid_payload",

@@ -1,6 +1,7 @@
 //! `BookingState`: what decisions about one booking need to know, and its stored snapshot —
-//! the booking as placed, its recorded status, its payments — with `apply` (no rules, never
-//! fails), the clock-derived status and the counted (paid) sum.
+//! the booking as placed, its recorded status, its payments, the provider objects requested
+//! for it — with `apply` (no rules, never fails), the clock-derived status and the counted
+//! (paid) sum.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{BookingEvent, BookingStatus, PlacedBooking};
-use crate::domain::payment::{payment_key, PaymentRecord, PaymentStatus, Provider};
+use crate::domain::payment::{payment_key, PaymentRecord, PaymentRequest, PaymentStatus, Provider};
 use crate::money::{Currency, Money, MAX_MINOR};
 
 /// What decisions about one booking need to know; also its stored snapshot.
@@ -24,6 +25,12 @@ pub struct BookingState {
     /// snapshots written before payments existed.
     #[serde(default)]
     pub payments: BTreeMap<String, PaymentRecord>,
+    /// The provider objects created to collect the money (`PaymentRequested`), one per
+    /// `(provider, provider_reference)`, oldest first. Absent from snapshots written before
+    /// requests existed, and left out while empty so that such snapshots keep their bytes
+    /// (and stay readable by a binary that predates the field).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<PaymentRequest>,
 }
 
 /// The counted money of a booking, in its total's currency.
@@ -74,6 +81,12 @@ impl BookingState {
             }
             BookingEvent::BookingCancelled { .. } => self.status = BookingStatus::Cancelled,
             BookingEvent::BookingExpired => self.status = BookingStatus::Expired,
+            BookingEvent::PaymentRequested {
+                provider,
+                amount,
+                provider_reference,
+                idempotency_key: _,
+            } => self.remember_request(*provider, *amount, provider_reference),
             BookingEvent::PaymentNotified { .. }
             | BookingEvent::AmountMismatchFlagged { .. }
             | BookingEvent::PaymentAnomalyRecorded { .. } => {}
@@ -149,6 +162,22 @@ impl BookingState {
             })
     }
 
+    /// Records a requested provider object; the same `(provider, provider_reference)` again
+    /// updates its amount instead of adding a second entry.
+    fn remember_request(&mut self, provider: Provider, amount: Money, provider_reference: &str) {
+        let known = self.requests.iter_mut().find(|request| {
+            request.provider == provider && request.provider_reference == provider_reference
+        });
+        match known {
+            Some(request) => request.amount = amount,
+            None => self.requests.push(PaymentRequest {
+                provider,
+                amount,
+                provider_reference: provider_reference.to_owned(),
+            }),
+        }
+    }
+
     /// The status at `now`. A `PartiallyPaid` booking whose counted money all went back
     /// reads `Held`; a `Held` or `PartiallyPaid` booking whose hold lapsed
     /// (`hold_expires_at <= now`) reads `Expired` even before `BookingExpired` is written
@@ -180,6 +209,12 @@ impl BookingState {
     /// The payments, by provider then payment id.
     pub fn payments(&self) -> impl Iterator<Item = &PaymentRecord> + '_ {
         self.payments.values()
+    }
+
+    /// The provider objects requested for this booking (`PaymentRequested`), oldest first:
+    /// what a reconciliation fetches besides the known payments. Requests are not money.
+    pub fn requests(&self) -> &[PaymentRequest] {
+        &self.requests
     }
 
     /// The counted money; `None` when the booking does not exist.

@@ -1,5 +1,6 @@
-//! Tests of exact decimal amount parsing: accepted and refused shapes, the ISO 4217 exponent
-//! table, the range bound, and a format → parse round trip over random amounts.
+//! Tests of exact decimal amounts: accepted and refused shapes, the ISO 4217 exponent table,
+//! the range bound, `format_decimal_amount`'s output, and format → parse round trips over
+//! random amounts.
 
 use proptest::prelude::*;
 
@@ -124,6 +125,42 @@ fn refused() {
     }
 }
 
+fn money(minor: i64, code: &str) -> Money {
+    Money::new(minor, currency(code)).expect("in range")
+}
+
+#[test]
+fn formatted() {
+    let cases = [
+        (1, "BRL", "0.01"),
+        (10, "BRL", "0.10"),
+        (1_010, "BRL", "10.10"),
+        (11_000, "BRL", "110.00"),
+        (123_456_789, "BRL", "1234567.89"),
+        (0, "BRL", "0.00"),
+        (8_100_000, "ARS", "81000.00"),
+        (1_500, "CLP", "1500"),
+        (0, "CLP", "0"),
+        (1_234, "KWD", "1.234"),
+        (5, "KWD", "0.005"),
+        (10_001, "CLF", "1.0001"),
+        (MAX_MINOR, "BRL", "90071992547409.91"),
+        (MAX_MINOR, "JPY", "9007199254740991"),
+        (-1, "BRL", "-0.01"),
+        (-1_010, "BRL", "-10.10"),
+        (-1_500, "CLP", "-1500"),
+        (-1_234, "KWD", "-1.234"),
+        (-MAX_MINOR, "BRL", "-90071992547409.91"),
+    ];
+    for (minor, code, text) in cases {
+        assert_eq!(
+            format_decimal_amount(&money(minor, code)),
+            text,
+            "{minor} {code}"
+        );
+    }
+}
+
 #[test]
 fn messages_name_the_bound() {
     let error = AmountError::TooPrecise {
@@ -170,6 +207,31 @@ proptest! {
         let text = format_decimal(minor, minor_units(&currency), trim, extra);
         let expected = Money::new(minor, currency).expect("in range");
         prop_assert_eq!(parse_decimal_amount(&text, currency), Ok(expected), "{}", text);
+    }
+
+    /// `format_decimal_amount` is the inverse of `parse_decimal_amount` on every non-negative
+    /// in-range amount, in every exponent of the table (and in an unknown code, exponent 2).
+    #[test]
+    fn formatted_amounts_parse_back(
+        minor in prop_oneof![0..=MAX_MINOR, 0i64..100_000, Just(0), Just(MAX_MINOR)],
+        code in prop::sample::select(
+            vec!["CLP", "JPY", "BRL", "ARS", "USD", "KWD", "BHD", "CLF", "ZZZ"],
+        ),
+    ) {
+        let original = money(minor, code);
+        let text = format_decimal_amount(&original);
+        prop_assert_eq!(parse_decimal_amount(&text, original.currency()), Ok(original), "{}", text);
+    }
+
+    /// A negative amount formats as `-` followed by its magnitude's text.
+    #[test]
+    fn negatives_are_signed_magnitudes(
+        minor in 1..=MAX_MINOR,
+        code in prop::sample::select(vec!["CLP", "BRL", "KWD", "CLF"]),
+    ) {
+        let negative = format_decimal_amount(&money(-minor, code));
+        let positive = format_decimal_amount(&money(minor, code));
+        prop_assert_eq!(negative, format!("-{positive}"));
     }
 
     /// Whatever the text, parsing never panics, and any amount it yields is in range and

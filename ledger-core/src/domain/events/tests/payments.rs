@@ -1,5 +1,6 @@
-//! Golden payloads of the payment events (booking stream), the slot's `SeatsReleased`, and
-//! `BookingPlaced` with the booking id it records since payments exist.
+//! Golden payloads of the payment events (booking stream, `PaymentRequested` included), the
+//! slot's `SeatsReleased`, and `BookingPlaced` with the booking id it records since payments
+//! exist.
 
 use super::{beef, golden, verano};
 use crate::domain::booking::{BookingEvent, BookingItem};
@@ -159,6 +160,43 @@ fn golden_payment_events() {
             detail: "x".into(),
         },
     );
+}
+
+#[test]
+fn golden_payment_requested() {
+    golden(
+        "PaymentRequested",
+        r#"{"provider":"mercadopago","amount":{"amount_minor":8100000,"currency":"ARS"},
+            "provider_reference":"202809963-920c288b-4ebb-40be-966f-700250fa5370",
+            "idempotency_key":"bfba9fe829a7015d78eee95553c9f2fcc3aba833c1399869192afa4654f9aca5"}"#,
+        BookingEvent::PaymentRequested {
+            provider: Provider::MercadoPago,
+            amount: pesos(8_100_000),
+            provider_reference: "202809963-920c288b-4ebb-40be-966f-700250fa5370".into(),
+            idempotency_key: "bfba9fe829a7015d78eee95553c9f2fcc3aba833c1399869192afa4654f9aca5"
+                .into(),
+        },
+    );
+    golden(
+        "PaymentRequested",
+        r#"{"provider":"pix","amount":{"amount_minor":11000,"currency":"BRL"},
+            "provider_reference":"a3f1c9e07b2d4e5f8a9b0c1d2e3f4a5b",
+            "idempotency_key":"354261c27a0eda3d430ad2993032d5bc431e01cc69c2ee68c64522940c0f33bb"}"#,
+        BookingEvent::PaymentRequested {
+            provider: Provider::Pix,
+            amount: Money::new(11_000, crate::money::Currency::parse("BRL").expect("BRL"))
+                .expect("money"),
+            provider_reference: "a3f1c9e07b2d4e5f8a9b0c1d2e3f4a5b".into(),
+            idempotency_key: "354261c27a0eda3d430ad2993032d5bc431e01cc69c2ee68c64522940c0f33bb"
+                .into(),
+        },
+    );
+    let missing_key = serde_json::json!({"provider": "stripe", "provider_reference": "pi_1",
+        "amount": {"amount_minor": 1, "currency": "ARS"}});
+    assert!(matches!(
+        BookingEvent::decode("PaymentRequested", 1, &missing_key),
+        Err(DecodeError::InvalidPayload { .. })
+    ));
 }
 
 #[test]

@@ -1,0 +1,93 @@
+//! Stripe: PaymentIntents (`POST /v1/payment_intents`, form-encoded, `Idempotency-Key`;
+//! `GET /v1/payment_intents/{id}` for reconciliation).
+
+use ledger_core::domain::{PaymentReport, PaymentSource, Provider, ReportedStatus};
+use ledger_core::{BookingId, Currency, Money};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{call, json, segment, ProviderError};
+use crate::startup::AppState;
+
+const NAME: &str = "stripe";
+
+#[derive(Debug, Deserialize)]
+pub struct Intent {
+    pub id: String,
+    pub client_secret: String,
+}
+
+fn config(state: &AppState) -> Result<(&str, &str), ProviderError> {
+    let p = &state.providers;
+    match (&p.stripe_api_url, &p.stripe_secret_key) {
+        (Some(url), Some(key)) => Ok((url, key.expose())),
+        _ => Err(ProviderError::NotConfigured(NAME)),
+    }
+}
+
+/// Creates (or, with the same idempotency key, finds again) a PaymentIntent for `amount`.
+pub async fn create_intent(
+    state: &AppState,
+    booking_id: &BookingId,
+    amount: &Money,
+    idempotency_key: &str,
+) -> Result<Intent, ProviderError> {
+    let (base, key) = config(state)?;
+    let url = format!("{base}/v1/payment_intents");
+    let form = [
+        ("amount", amount.minor().to_string()),
+        ("currency", amount.currency().as_str().to_ascii_lowercase()),
+        ("metadata[booking_id]", booking_id.to_string()),
+        ("automatic_payment_methods[enabled]", "true".to_owned()),
+    ];
+    let body = call(NAME, || {
+        state
+            .http
+            .post(&url)
+            .bearer_auth(key)
+            .header("Idempotency-Key", idempotency_key)
+            .form(&form)
+    })
+    .await?;
+    json(NAME, &body)
+}
+
+pub async fn get_intent(state: &AppState, intent_id: &str) -> Result<Option<Value>, ProviderError> {
+    let (base, key) = config(state)?;
+    let url = format!("{base}/v1/payment_intents/{}", segment(intent_id));
+    match call(NAME, || state.http.get(&url).bearer_auth(key)).await {
+        Ok(body) => Ok(Some(json(NAME, &body)?)),
+        Err(ProviderError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a PaymentIntent's current status says (reconciliation).
+pub fn report_from_intent(
+    intent: &Value,
+    event_id: &str,
+    source: PaymentSource,
+) -> Option<(BookingId, PaymentReport)> {
+    let (status, field) = match intent.get("status")?.as_str()? {
+        "succeeded" => (ReportedStatus::Approved, "amount_received"),
+        "canceled" => (ReportedStatus::Cancelled, "amount"),
+        "processing" | "requires_capture" | "requires_confirmation" | "requires_action" => {
+            (ReportedStatus::Pending, "amount")
+        }
+        // Waiting for a payment method: nothing happened yet, or an attempt failed.
+        _ => return None,
+    };
+    let booking_id = BookingId::parse(intent.get("metadata")?.get("booking_id")?.as_str()?).ok()?;
+    let currency = Currency::parse(&intent.get("currency")?.as_str()?.to_ascii_uppercase()).ok()?;
+    Some((
+        booking_id,
+        PaymentReport {
+            provider: Provider::Stripe,
+            payment_id: intent.get("id")?.as_str()?.to_owned(),
+            status,
+            amount: Money::new(intent.get(field)?.as_i64()?, currency).ok()?,
+            source,
+            provider_event_id: event_id.to_owned(),
+        },
+    ))
+}
