@@ -227,6 +227,9 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/v1/webhooks/pix", "post"),
         ("/v1/webhooks/panel", "post"),
         ("/v1/admin/outbox", "get"),
+        ("/v1/streams/{stream_id}/events", "get"),
+        ("/v1/events", "get"),
+        ("/v1/events/live", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -10,6 +10,7 @@ mod api_shell;
 mod api_support;
 mod api_time;
 mod append_only;
+mod auditor;
 mod feed;
 mod health;
 mod round_trips;

@@ -80,7 +80,8 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
-        self.handle.stop(true).await;
+        // Not graceful: an open SSE stream would hold a graceful stop for its whole drain time.
+        self.handle.stop(false).await;
     }
 
     /// Sends `body` as JSON with an optional bearer token and idempotency key.

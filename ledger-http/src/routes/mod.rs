@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 
 pub mod admin;
+pub mod auditor;
 pub mod availability;
 pub mod bookings;
 pub mod coupons;
@@ -93,6 +94,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/webhooks/panel").route(web::post().to(crate::webhooks::panel::receive)),
         )
+        .service(
+            resource("/v1/streams/{stream_id}/events").route(web::get().to(auditor::stream_events)),
+        )
+        .service(resource("/v1/events").route(web::get().to(auditor::feed)))
+        .service(resource("/v1/events/live").route(web::get().to(auditor::live)))
         .service(resource("/v1/admin/outbox").route(web::get().to(admin::outbox)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(
