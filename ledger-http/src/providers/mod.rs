@@ -17,8 +17,57 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// doubling pauses from `RETRY_PAUSE`.
 pub const ATTEMPTS: u32 = 3;
 pub const RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// Longest provider error body kept in a log line.
-const MAX_LOGGED_ERROR: usize = 500;
+/// Longest machine code taken from a provider error for the log.
+const MAX_LOGGED_CODE: usize = 64;
+
+/// The machine-readable codes of a provider's error body (`code`, `error`, `type`, at any
+/// depth), never its messages: a message can echo the payer's e-mail or phone, and
+/// nothing personal goes to the logs (invariant 12).
+pub fn error_codes(body: &[u8]) -> String {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    match v {
+                        serde_json::Value::String(s)
+                            if ["code", "error", "type"].contains(&k.as_str())
+                                && s.len() <= MAX_LOGGED_CODE
+                                && s.chars()
+                                    .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) =>
+                        {
+                            out.push(format!("{k}={s}"))
+                        }
+                        other => walk(other, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        walk(&v, &mut out);
+    }
+    out.truncate(8);
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn error_codes_keep_codes_and_drop_messages() {
+        let body = br#"{"message": "invalid email ana@example.com", "error": "bad_request",
+            "cause": [{"code": "invalid_payer_email", "description": "ana@example.com"}],
+            "status": 400}"#;
+        let codes = super::error_codes(body);
+        assert_eq!(codes, "code=invalid_payer_email error=bad_request");
+        assert!(!codes.contains('@'));
+        let stripe = br#"{"error": {"type": "invalid_request_error", "code": "parameter_invalid_integer", "message": "x"}}"#;
+        assert!(super::error_codes(stripe).contains("code=parameter_invalid_integer"));
+        assert_eq!(super::error_codes(b"<html>oops</html>"), "");
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
@@ -73,9 +122,8 @@ pub async fn call(
             }
             Ok(r) if r.status().is_client_error() => {
                 let status = r.status().as_u16();
-                let body = r.text().await.unwrap_or_default();
-                let body: String = body.chars().take(MAX_LOGGED_ERROR).collect();
-                tracing::error!(provider, status, body, "provider refused the request");
+                let codes = error_codes(&r.bytes().await.unwrap_or_default());
+                tracing::error!(provider, status, codes, "provider refused the request");
                 return Err(ProviderError::Refused(provider));
             }
             Ok(r) => tracing::warn!(
