@@ -44,7 +44,7 @@ fn decode_event(row: &tokio_postgres::Row) -> Result<FeedEvent, StoreError> {
     let stream_id: &str = row.try_get("stream_id")?;
     let prev: &[u8] = row.try_get("prev_hash")?;
     let hash: &[u8] = row.try_get("hash")?;
-    let tx: &str = row.try_get("tx_id")?;
+    let tx: &str = row.try_get("tx_text")?;
     let global_position: i64 = row.try_get("global_position")?;
     let event = RecordedEvent {
         global_position,
@@ -178,6 +178,17 @@ impl Store {
         let stmt = client.prepare_cached(sql::DEDUP_EXISTS).await?;
         Ok(client
             .query_one(&stmt, &[&dedup.scope(), &dedup.key()])
+            .await?
+            .try_get(0)?)
+    }
+
+    /// How many events the feed holds after `after` (a consumer's lag).
+    pub async fn count_after(&self, after: Cursor) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::COUNT_AFTER).await?;
+        let tx = after.tx_id().to_string();
+        Ok(client
+            .query_one(&stmt, &[&tx, &after.position()])
             .await?
             .try_get(0)?)
     }

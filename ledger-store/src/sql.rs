@@ -50,8 +50,10 @@ VALUES ($1, $2, $3, $4, CASE WHEN $6::bool THEN jsonb_set($5::jsonb, '{cursor}',
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";
 
+/// `tx_id` goes out as text under another name: an output column named `tx_id` would
+/// capture `ORDER BY tx_id` and sort transaction ids as text ("1000" before "999").
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_version, event_id, event_type, \
-schema_version, recorded_at, payload, metadata, prev_hash, hash, tx_id::text";
+schema_version, recorded_at, payload, metadata, prev_hash, hash, tx_id::text AS tx_text";
 
 /// One stream from a version, in version order.
 pub fn read_stream() -> String {
@@ -69,7 +71,7 @@ pub fn read_all() -> String {
         "SELECT {EVENT_COLUMNS} FROM events \
          WHERE (tx_id, global_position) > ($1::text::xid8, $2::int8) \
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx_id, global_position LIMIT $3"
+         ORDER BY events.tx_id, events.global_position LIMIT $3"
     )
 }
 
@@ -89,9 +91,9 @@ ORDER BY stream_id COLLATE \"C\" LIMIT $5";
 
 /// Feed cursor of the newest event among some streams (the `as_of` of a view of them).
 pub const LAST_CURSOR: &str = "\
-SELECT tx_id::text, global_position FROM events
+SELECT tx_id::text AS tx_text, global_position FROM events
 WHERE stream_id = ANY($1::text[])
-ORDER BY tx_id DESC, global_position DESC LIMIT 1";
+ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1";
 
 pub const DEDUP_EXISTS: &str = "\
 SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
@@ -134,3 +136,73 @@ RETURNING event_id, booking_id, kind, payload, state, attempts, next_attempt_at,
 pub const OUTBOX_BY_STATE: &str = "\
 SELECT event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error
 FROM outbox WHERE state = $1 ORDER BY created_at, event_id LIMIT $2";
+
+/// Events after a cursor in feed order (a consumer's lag).
+pub const COUNT_AFTER: &str = "\
+SELECT count(*) FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::int8)";
+
+// ---- auditor: counts, duplicate checks and import (see export.rs) ----
+
+pub const COUNT_EVENTS: &str = "SELECT count(*) FROM events";
+
+/// Events carrying a (dedup_scope, dedup_key) pair that an earlier event (by position)
+/// carries too: every row but the first of each duplicated pair. The unique constraint makes
+/// this empty; the auditor asks anyway.
+pub const DUPLICATE_DEDUP_KEYS: &str = "\
+SELECT e.stream_id, e.stream_version, e.dedup_scope, e.dedup_key
+FROM events AS e
+JOIN (SELECT dedup_scope, dedup_key, min(global_position) AS first_position
+      FROM events WHERE dedup_scope IS NOT NULL
+      GROUP BY dedup_scope, dedup_key HAVING count(*) > 1) AS d
+  ON e.dedup_scope = d.dedup_scope AND e.dedup_key = d.dedup_key
+ AND e.global_position > d.first_position
+ORDER BY e.global_position LIMIT $1";
+
+/// Command outcomes stored more than once under one (scope, key): the primary key makes
+/// this empty; the auditor asks anyway.
+pub const DUPLICATE_OUTCOMES: &str = "\
+SELECT scope, key, count(*) FROM command_outcomes
+GROUP BY scope, key HAVING count(*) > 1
+ORDER BY scope, key LIMIT $1";
+
+/// Stream rows that a walk over the known categories (`$1`) never visits: a category that
+/// is unknown or is not the stream id's prefix.
+pub const STRAY_STREAMS: &str = "\
+SELECT stream_id, category, version FROM streams
+WHERE category <> ALL($1::text[]) OR category <> split_part(stream_id, '-', 1)
+ORDER BY stream_id COLLATE \"C\" LIMIT $2";
+
+/// Keeps every writer out while an import runs (readers still read).
+pub const IMPORT_LOCK: &str = "LOCK TABLE streams, events IN EXCLUSIVE MODE";
+
+pub const IMPORT_HAS_EVENTS: &str = "SELECT EXISTS (SELECT 1 FROM events)";
+
+/// Stream rows of an import with their final head. A row that exists already (a stream
+/// touched by a rejected command has a row but no event) is taken over only at version 0.
+pub const IMPORT_STREAMS: &str = "\
+INSERT INTO streams AS s (stream_id, category, version, last_hash, wake_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::timestamptz[])
+ON CONFLICT (stream_id) DO UPDATE
+SET category = EXCLUDED.category, version = EXCLUDED.version,
+    last_hash = EXCLUDED.last_hash, wake_at = EXCLUDED.wake_at,
+    snapshot = NULL, snapshot_version = NULL
+WHERE s.version = 0";
+
+/// Events of an import, their global positions kept.
+pub const IMPORT_EVENTS: &str = "\
+INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
+                    schema_version, payload, metadata, recorded_at, prev_hash, hash)
+OVERRIDING SYSTEM VALUE
+SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[],
+                     $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])";
+
+/// Moves the position sequence past the imported positions (a no-op with no events).
+pub const IMPORT_MOVE_SEQUENCE: &str = "\
+SELECT setval(pg_get_serial_sequence('events', 'global_position'), max(global_position))
+FROM events";
+
+/// The feed's horizon now (`xmin`: every transaction below it has ended, so the feed shows
+/// all of their events) and the next transaction id (`xmax`: everything that began before
+/// this moment is below it).
+pub const FEED_BOUNDS: &str = "\
+SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text FROM pg_current_snapshot() AS s";

@@ -166,3 +166,78 @@ async fn the_feed_pages_through_every_event_exactly_once() {
     assert_eq!(seen, (0..25).collect::<Vec<i64>>());
     assert!(store.read_all(cursor, 10).await.unwrap().events.is_empty());
 }
+
+/// Most transaction ids the boundary test burns to reach the next power of ten (the
+/// private test cluster starts near 1 000, so it needs a few thousand at most).
+const MAX_XIDS_TO_BURN: i64 = 200_000;
+
+/// Regression: the feed once sorted transaction ids as text (`ORDER BY` bound to the
+/// `tx_id::text` output column), so "1000" came before "999" and a reader re-read or
+/// skipped events across a decimal digit boundary. This crosses one on purpose.
+#[tokio::test]
+async fn the_feed_orders_transactions_numerically_across_a_digit_boundary() {
+    let db = fresh_db().await;
+    let store = db.store();
+    let client = db.client().await;
+    let current: i64 = client
+        .query_one("SELECT pg_current_xact_id()::text::int8", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let boundary = 10_i64.pow(current.to_string().len() as u32);
+    let to_burn = boundary - current - 4;
+    if (0..=MAX_XIDS_TO_BURN).contains(&to_burn) {
+        let burn_one = "BEGIN; SELECT pg_current_xact_id(); COMMIT;";
+        let mut left = to_burn;
+        while left > 0 {
+            let n = left.min(500);
+            client
+                .batch_execute(&burn_one.repeat(n as usize))
+                .await
+                .unwrap();
+            left -= n;
+        }
+    } else {
+        eprintln!("transaction id {current} is too far from {boundary}: ordering checked without a crossing");
+    }
+    for i in 0..10 {
+        store
+            .append(single(
+                &stream(&format!("b{}", i % 3)),
+                "SeatsHeld",
+                json!({"i": i}),
+            ))
+            .await
+            .unwrap();
+    }
+    let last: i64 = client
+        .query_one("SELECT max(tx_id::text::int8) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    if (0..=MAX_XIDS_TO_BURN).contains(&to_burn) {
+        assert!(
+            last >= boundary,
+            "the appends crossed {boundary} (last transaction {last})"
+        );
+    }
+    let (mut cursor, mut seen) = (Cursor::START, Vec::new());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while seen.len() < 10 {
+        assert!(std::time::Instant::now() < deadline, "saw only {seen:?}");
+        let page = store.read_all(cursor, 3).await.unwrap();
+        for e in &page.events {
+            assert!(e.cursor > cursor, "cursors only move forward");
+            cursor = e.cursor;
+            seen.push(e.event.payload["i"].as_i64().unwrap());
+        }
+        if page.events.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+    assert_eq!(
+        seen,
+        (0..10).collect::<Vec<i64>>(),
+        "every event once, in commit order"
+    );
+}
