@@ -65,6 +65,8 @@ impl Modify for BearerAuth {
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
+        routes::admin::projections,
+        routes::admin::rebuild,
         routes::auditor::stream_events,
         routes::auditor::feed,
         routes::auditor::live,

@@ -1,7 +1,17 @@
 //! Projection engine and read models of the reservation ledger.
 //!
-//! Not built yet: the projections issue adds the checkpointed engine over
-//! `ledger_store::Store::read_all` and the read models. Until then this crate only fixes
-//! the dependency direction (`ledger-http`, `replay-tools` → `projections` → `ledger-store`).
+//! A read model is a named, versioned consumer of the gap-free global feed
+//! (`ledger_store::Store::read_all`). Each step applies one bounded batch and moves the
+//! checkpoint in the same transaction, so no event is applied twice or skipped. Each
+//! generation builds its own table; a rebuild (after a schema change, or on demand)
+//! builds a new generation from the start of the feed while the live one keeps serving,
+//! then swaps them in one transaction. The read models fold each stream with the
+//! domain's own `evolve`, so a rebuilt model equals the incrementally maintained one by
+//! construction — and a test checks it.
 
-pub use ledger_store::{Cursor, FeedPage};
+mod engine;
+mod models;
+mod sql;
+
+pub use engine::{Engine, GenerationInfo, ProjectionError, BATCH_EVENTS};
+pub use models::ReadModel;

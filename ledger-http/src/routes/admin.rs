@@ -44,3 +44,63 @@ pub async fn outbox(
         .collect();
     Ok(HttpResponse::Ok().json(json!({"items": items})))
 }
+
+/// Read models: name, version, generation, checkpoint, lag, state (admin).
+#[utoipa::path(get, path = "/v1/admin/projections", security(("bearer" = [])),
+    responses((status = 200, description = "projections: name, version, generation, checkpoint, lag, state (live | rebuilding)")))]
+pub async fn projections(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Admin])?;
+    let engine = projections::Engine::new(state.store.clone());
+    let mut out = Vec::new();
+    for model in projections::ReadModel::ALL {
+        for g in engine.generations(model).await.map_err(projection_error)? {
+            let lag = engine.lag(&g).await.map_err(projection_error)?;
+            out.push(json!({"name": model.name(), "version": g.version, "generation": g.generation,
+                "checkpoint": g.checkpoint.to_string(), "lag": lag, "events_applied": g.events_applied,
+                "state": if g.state == "building" { "rebuilding" } else { g.state.as_str() }}));
+        }
+    }
+    Ok(HttpResponse::Ok().json(json!({"projections": out})))
+}
+
+/// Starts a rebuild beside the live generation (admin): 202; it swaps when caught up.
+#[utoipa::path(post, path = "/v1/admin/projections/{name}/rebuild", security(("bearer" = [])),
+    params(("name" = String, Path, description = "slot_availability | booking_status | coupons")),
+    responses((status = 202, description = "rebuild started: name, generation"), (status = 404, body = crate::openapi::ProblemDoc)))]
+pub async fn rebuild(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Admin])?;
+    let model = projections::ReadModel::parse(&path)
+        .ok_or_else(|| ApiError::not_found("projection_not_found", "no such projection"))?;
+    let engine = projections::Engine::new(state.store.clone());
+    let generation = engine
+        .start_generation(model)
+        .await
+        .map_err(projection_error)?;
+    actix_web::rt::spawn(async move {
+        match engine.promote(model, generation).await {
+            Ok(()) => tracing::info!(projection = model.name(), generation, "rebuild swapped in"),
+            Err(e) => {
+                tracing::error!(projection = model.name(), generation, error = %e, "rebuild failed")
+            }
+        }
+    });
+    Ok(HttpResponse::Accepted()
+        .json(json!({"name": model.name(), "generation": generation, "state": "rebuilding"})))
+}
+
+fn projection_error(e: projections::ProjectionError) -> ApiError {
+    match e {
+        projections::ProjectionError::Store(s) => s.into(),
+        other => {
+            tracing::error!(error = %other, "projection engine");
+            ApiError::internal()
+        }
+    }
+}

@@ -99,6 +99,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/events").route(web::get().to(auditor::feed)))
         .service(resource("/v1/events/live").route(web::get().to(auditor::live)))
+        .service(resource("/v1/admin/projections").route(web::get().to(admin::projections)))
+        .service(
+            resource("/v1/admin/projections/{name}/rebuild").route(web::post().to(admin::rebuild)),
+        )
         .service(resource("/v1/admin/outbox").route(web::get().to(admin::outbox)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(

@@ -1,0 +1,375 @@
+//! The engine: generations, checkpointed steps, catch-up, rebuild and swap.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ledger_core::domain::{BookingState, CouponState, DomainEvent, Evolve, SlotState};
+use ledger_store::{Cursor, FeedEvent, Store, StoreError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::models::{booking_columns, coupon_columns, slot_columns, ReadModel};
+use crate::sql;
+
+/// Events per step: one transaction applies at most this many (bounded memory and lock
+/// time; large enough that a rebuild is not dominated by per-batch overhead).
+pub const BATCH_EVENTS: i64 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A stored event or state could not be read: the projection stops here rather than
+    /// skip it.
+    #[error("projection {model} cannot apply {stream} v{version}: {reason}")]
+    Undecodable {
+        model: &'static str,
+        stream: String,
+        version: i64,
+        reason: String,
+    },
+    /// Another runner moved this generation meanwhile; the step is simply retried.
+    #[error("checkpoint moved by another runner")]
+    Raced,
+    /// No such generation.
+    #[error("no generation {0}")]
+    NoGeneration(i32),
+}
+
+impl From<tokio_postgres::Error> for ProjectionError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ProjectionError::Store(StoreError::from(e))
+    }
+}
+
+/// One generation of a read model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerationInfo {
+    pub model: ReadModel,
+    pub generation: i32,
+    pub version: i32,
+    /// `building`, `live` or `retired`.
+    pub state: String,
+    pub checkpoint: Cursor,
+    pub events_applied: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Engine {
+    store: Store,
+}
+
+/// A stream's folded state, ready to upsert.
+struct Row {
+    version: i64,
+    state: Value,
+    key: Option<String>,
+    at: Option<DateTime<Utc>>,
+}
+
+fn decode_row(
+    model: ReadModel,
+    r: &tokio_postgres::Row,
+) -> Result<GenerationInfo, ProjectionError> {
+    let text: &str = r.try_get("checkpoint")?;
+    Ok(GenerationInfo {
+        model,
+        generation: r.try_get("generation")?,
+        version: r.try_get("version")?,
+        state: r.try_get("state")?,
+        checkpoint: Cursor::parse(text)
+            .map_err(|_| StoreError::Corrupt(format!("checkpoint of {}", model.name())))?,
+        events_applied: r.try_get("events_applied")?,
+    })
+}
+
+/// The query columns of a folded state (see `models`).
+type Columns<S> = fn(&S) -> (Option<String>, Option<DateTime<Utc>>);
+
+/// Folds `events` (one stream each, in order) into `rows`, starting from the stored
+/// states. Events at or below a stored version are skipped (already applied).
+fn fold<S>(
+    model: ReadModel,
+    events: &[&FeedEvent],
+    rows: &mut HashMap<String, Row>,
+    columns: Columns<S>,
+) -> Result<(), ProjectionError>
+where
+    S: Evolve + Serialize + DeserializeOwned,
+{
+    let fail = |e: &FeedEvent, reason: String| ProjectionError::Undecodable {
+        model: model.name(),
+        stream: e.event.stream_id.to_string(),
+        version: e.event.stream_version,
+        reason,
+    };
+    for fe in events {
+        let e = &fe.event;
+        let row = rows.entry(e.stream_id.to_string()).or_insert_with(|| Row {
+            version: 0,
+            state: serde_json::to_value(S::default()).unwrap_or(Value::Null),
+            key: None,
+            at: None,
+        });
+        if e.stream_version <= row.version {
+            continue;
+        }
+        let mut state: S =
+            serde_json::from_value(row.state.clone()).map_err(|err| fail(fe, err.to_string()))?;
+        let event = S::Event::decode(&e.event_type, e.schema_version, &e.payload)
+            .map_err(|err| fail(fe, err.to_string()))?;
+        state.evolve(&event);
+        let (key, at) = columns(&state);
+        *row = Row {
+            version: e.stream_version,
+            state: serde_json::to_value(&state).map_err(|err| fail(fe, err.to_string()))?,
+            key,
+            at,
+        };
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn new(store: Store) -> Engine {
+        Engine { store }
+    }
+
+    /// The live and building generations of `model`.
+    pub async fn generations(
+        &self,
+        model: ReadModel,
+    ) -> Result<Vec<GenerationInfo>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client.query(sql::ACTIVE, &[&model.name()]).await?;
+        rows.iter().map(|r| decode_row(model, r)).collect()
+    }
+
+    pub async fn live(&self, model: ReadModel) -> Result<Option<GenerationInfo>, ProjectionError> {
+        Ok(self
+            .generations(model)
+            .await?
+            .into_iter()
+            .find(|g| g.state == "live"))
+    }
+
+    /// Starts a new generation of `model` at the code's version: its table is created
+    /// empty and its checkpoint is the start of the feed.
+    pub async fn start_generation(&self, model: ReadModel) -> Result<i32, ProjectionError> {
+        let client = self.store.client().await?;
+        let row = client
+            .query_one(sql::NEXT_GENERATION, &[&model.name(), &model.version()])
+            .await?;
+        let generation: i32 = row.try_get(0)?;
+        client
+            .batch_execute(&sql::create_table(&model.table(generation)))
+            .await?;
+        Ok(generation)
+    }
+
+    /// Applies the next batch to a generation and moves its checkpoint, in one
+    /// transaction. Returns the events read (0 when caught up).
+    pub async fn step(&self, model: ReadModel, generation: i32) -> Result<usize, ProjectionError> {
+        let before = self.generation(model, generation).await?;
+        if before.state == "retired" {
+            return Ok(0);
+        }
+        // Read before opening the transaction: an open transaction holding a row lock
+        // would itself hold back the gap-free feed.
+        let page = self.store.read_all(before.checkpoint, BATCH_EVENTS).await?;
+        if page.events.is_empty() {
+            return Ok(0);
+        }
+        let mine: Vec<&FeedEvent> = page
+            .events
+            .iter()
+            .filter(|e| e.event.stream_id.category() == model.category())
+            .collect();
+        let table = model.table(generation);
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await?;
+        let locked = tx
+            .query_one(sql::LOCK_GENERATION, &[&model.name(), &generation])
+            .await?;
+        let checkpoint: &str = locked.try_get(0)?;
+        if checkpoint != before.checkpoint.to_string() {
+            return Err(ProjectionError::Raced);
+        }
+        if !mine.is_empty() {
+            let ids: Vec<String> = mine.iter().map(|e| e.event.stream_id.to_string()).collect();
+            let stored = tx.query(&sql::select_states(&table), &[&ids]).await?;
+            let mut rows: HashMap<String, Row> = HashMap::new();
+            for r in &stored {
+                rows.insert(
+                    r.try_get("stream_id")?,
+                    Row {
+                        version: r.try_get("stream_version")?,
+                        state: r.try_get("state")?,
+                        key: None,
+                        at: None,
+                    },
+                );
+            }
+            match model {
+                ReadModel::SlotAvailability => {
+                    fold::<SlotState>(model, &mine, &mut rows, slot_columns)?
+                }
+                ReadModel::BookingStatus => {
+                    fold::<BookingState>(model, &mine, &mut rows, booking_columns)?
+                }
+                ReadModel::Coupons => fold::<CouponState>(model, &mine, &mut rows, coupon_columns)?,
+            }
+            let touched: Vec<(&String, &Row)> =
+                rows.iter().filter(|(id, _)| ids.contains(id)).collect();
+            let ids: Vec<&str> = touched.iter().map(|(id, _)| id.as_str()).collect();
+            let versions: Vec<i64> = touched.iter().map(|(_, r)| r.version).collect();
+            let states: Vec<&Value> = touched.iter().map(|(_, r)| &r.state).collect();
+            let keys: Vec<Option<&str>> = touched.iter().map(|(_, r)| r.key.as_deref()).collect();
+            let ats: Vec<Option<DateTime<Utc>>> = touched.iter().map(|(_, r)| r.at).collect();
+            tx.execute(
+                &sql::upsert_states(&table),
+                &[&ids, &versions, &states, &keys, &ats],
+            )
+            .await?;
+        }
+        let applied = i64::try_from(page.events.len()).unwrap_or(i64::MAX);
+        tx.execute(
+            sql::ADVANCE,
+            &[&model.name(), &generation, &page.next.to_string(), &applied],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(page.events.len())
+    }
+
+    /// Steps until the generation has read everything visible now.
+    pub async fn catch_up(
+        &self,
+        model: ReadModel,
+        generation: i32,
+    ) -> Result<usize, ProjectionError> {
+        let mut total = 0;
+        loop {
+            match self.step(model, generation).await {
+                Ok(0) => return Ok(total),
+                Ok(n) => total += n,
+                Err(ProjectionError::Raced) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub async fn generation(
+        &self,
+        model: ReadModel,
+        generation: i32,
+    ) -> Result<GenerationInfo, ProjectionError> {
+        let client = self.store.client().await?;
+        let row = client
+            .query_opt(sql::GENERATION, &[&model.name(), &generation])
+            .await?;
+        row.as_ref()
+            .map(|r| decode_row(model, r))
+            .transpose()?
+            .ok_or(ProjectionError::NoGeneration(generation))
+    }
+
+    /// Makes `generation` live and retires (and drops) the previous live one, in one
+    /// transaction, once the new one has caught up with it.
+    pub async fn promote(&self, model: ReadModel, generation: i32) -> Result<(), ProjectionError> {
+        loop {
+            self.catch_up(model, generation).await?;
+            let new = self.generation(model, generation).await?;
+            let live = self.live(model).await?;
+            if live.as_ref().is_none_or(|l| new.checkpoint >= l.checkpoint) {
+                break;
+            }
+        }
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await?;
+        tx.query(sql::LOCK_MODEL, &[&model.name()]).await?;
+        // Tables of generations retired by earlier swaps go; the one retired now stays
+        // until the next swap, so a query that has just resolved it still succeeds.
+        for r in tx.query(sql::LONG_RETIRED, &[&model.name()]).await? {
+            let old: i32 = r.try_get(0)?;
+            tx.batch_execute(&sql::drop_table(&model.table(old)))
+                .await?;
+        }
+        tx.query(sql::RETIRE_LIVE, &[&model.name()]).await?;
+        tx.execute(sql::MAKE_LIVE, &[&model.name(), &generation])
+            .await?;
+        tx.commit().await?;
+        tracing::info!(
+            model = model.name(),
+            generation,
+            "projection generation live"
+        );
+        Ok(())
+    }
+
+    /// Builds a new generation from the start of the feed beside the live one, then swaps.
+    pub async fn rebuild(&self, model: ReadModel) -> Result<i32, ProjectionError> {
+        let generation = self.start_generation(model).await?;
+        self.promote(model, generation).await?;
+        Ok(generation)
+    }
+
+    /// At start-up: every read model gets a live generation at the code's version (the
+    /// first one, or a rebuild when the version changed).
+    pub async fn ensure(&self) -> Result<(), ProjectionError> {
+        for model in ReadModel::ALL {
+            let gens = self.generations(model).await?;
+            let current = gens
+                .iter()
+                .any(|g| g.state == "live" && g.version == model.version());
+            if !current {
+                let building = gens
+                    .iter()
+                    .find(|g| g.state == "building" && g.version == model.version());
+                let generation = match building {
+                    Some(g) => g.generation,
+                    None => self.start_generation(model).await?,
+                };
+                self.promote(model, generation).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One pass over every live and building generation.
+    pub async fn step_all(&self) -> Result<usize, ProjectionError> {
+        let mut total = 0;
+        for model in ReadModel::ALL {
+            for g in self.generations(model).await? {
+                match self.step(model, g.generation).await {
+                    Ok(n) => total += n,
+                    Err(ProjectionError::Raced) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// Every folded state of a generation, by stream id (for checks and diffs).
+    pub async fn states(
+        &self,
+        model: ReadModel,
+        generation: i32,
+    ) -> Result<Vec<(String, i64, Value)>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(&sql::all_states(&model.table(generation)), &[])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// Events the generation has not read yet.
+    pub async fn lag(&self, info: &GenerationInfo) -> Result<i64, ProjectionError> {
+        Ok(self.store.count_after(info.checkpoint).await?)
+    }
+}
