@@ -12,6 +12,7 @@ mod clock;
 mod cursor;
 pub mod embedded;
 mod error;
+pub mod export;
 mod migrate;
 pub mod outbox;
 mod outcome;

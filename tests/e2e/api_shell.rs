@@ -230,6 +230,8 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         ("/v1/streams/{stream_id}/events", "get"),
         ("/v1/events", "get"),
         ("/v1/events/live", "get"),
+        ("/v1/admin/projections", "get"),
+        ("/v1/admin/projections/{name}/rebuild", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),

@@ -99,14 +99,7 @@ async fn a_streams_events_verify_from_the_api_output_alone() {
 async fn the_feed_pages_with_next_cursors() {
     let app = spawn_app(fresh_db().await.store()).await;
     history(&app, 3).await;
-    let total = app
-        .state
-        .store
-        .read_all(ledger_store::Cursor::START, 1000)
-        .await
-        .unwrap()
-        .events
-        .len();
+    let total = complete_feed(&app).await.len();
     let (mut after, mut seen) = (None::<String>, Vec::new());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while seen.len() < total {
@@ -143,6 +136,32 @@ async fn the_feed_pages_with_next_cursors() {
     app.stop().await;
 }
 
+/// The whole feed once it shows every event in the table: another test's open
+/// transaction can hold the (cluster-wide) feed back for a moment.
+async fn complete_feed(app: &TestApp) -> Vec<ledger_store::FeedEvent> {
+    let client = app.state.store.client().await.unwrap();
+    let total: i64 = client
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = app
+            .state
+            .store
+            .read_all(ledger_store::Cursor::START, 1000)
+            .await
+            .unwrap()
+            .events;
+        if events.len() as i64 == total {
+            return events;
+        }
+        assert!(std::time::Instant::now() < deadline, "feed held back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Reads SSE messages until `n` events arrived; returns their (id, event_id).
 async fn read_events(resp: &mut reqwest::Response, n: usize) -> Vec<(String, String)> {
     let (mut buf, mut out) = (String::new(), Vec::new());
@@ -173,14 +192,7 @@ async fn read_events(resp: &mut reqwest::Response, n: usize) -> Vec<(String, Str
 async fn the_live_feed_resumes_with_last_event_id() {
     let app = spawn_app(fresh_db().await.store()).await;
     history(&app, 2).await; // 3 slot events + 2 bookings' events
-    let all_before = app
-        .state
-        .store
-        .read_all(ledger_store::Cursor::START, 1000)
-        .await
-        .unwrap()
-        .events
-        .len();
+    let all_before = complete_feed(&app).await.len();
     let mut first = app
         .http
         .get(app.url("/v1/events/live"))
@@ -192,13 +204,7 @@ async fn the_live_feed_resumes_with_last_event_id() {
     let got = read_events(&mut first, 2).await;
     drop(first); // disconnect mid-stream
     book(&app, &customer(9), "later", &[("a1", 1)]).await; // more events meanwhile
-    let all = app
-        .state
-        .store
-        .read_all(ledger_store::Cursor::START, 1000)
-        .await
-        .unwrap()
-        .events;
+    let all = complete_feed(&app).await;
     assert!(all.len() > all_before);
     let mut second = app
         .http

@@ -13,6 +13,8 @@ mod append_only;
 mod auditor;
 mod feed;
 mod health;
+mod projections;
+mod replay_cli;
 mod round_trips;
 mod store_append;
 mod store_dedup;
