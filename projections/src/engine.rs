@@ -368,6 +368,46 @@ impl Engine {
             .collect()
     }
 
+    /// Retires a generation that was never made live (a `diff`'s scratch copy) and drops
+    /// its table. Refuses the live one.
+    pub async fn discard(&self, model: ReadModel, generation: i32) -> Result<(), ProjectionError> {
+        if self.generation(model, generation).await?.state == "live" {
+            return Err(ProjectionError::NoGeneration(generation));
+        }
+        let client = self.store.client().await?;
+        client
+            .execute(sql::RETIRE_GENERATION, &[&model.name(), &generation])
+            .await?;
+        client
+            .batch_execute(&sql::drop_table(&model.table(generation)))
+            .await?;
+        Ok(())
+    }
+
+    /// Steps until the generation has read every event in the table — waiting, up to
+    /// `patience`, while the feed is held back by transactions still open.
+    pub async fn catch_up_fully(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        patience: std::time::Duration,
+    ) -> Result<(), ProjectionError> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            self.catch_up(model, generation).await?;
+            let info = self.generation(model, generation).await?;
+            if self.lag(&info).await? == 0 {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(ProjectionError::Store(StoreError::Unavailable(
+                    "the feed stayed held back by open transactions".into(),
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Events the generation has not read yet.
     pub async fn lag(&self, info: &GenerationInfo) -> Result<i64, ProjectionError> {
         Ok(self.store.count_after(info.checkpoint).await?)

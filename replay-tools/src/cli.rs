@@ -38,9 +38,9 @@ pub enum Command {
     Verify,
     /// Fold one stream to its state at a version or a time.
     State(StateArgs),
-    /// Rebuild a projection (needs the projection engine: not available yet).
+    /// Rebuild a read model beside the live one and swap (blue/green).
     Rebuild(RebuildArgs),
-    /// Compare a projection with a fresh replay (needs the projection engine).
+    /// Compare a read model with a fresh replay; exit 1 on drift.
     Diff(DiffArgs),
     /// Import an export into an empty database, verifying every hash first.
     Import(ImportArgs),
@@ -123,12 +123,6 @@ pub async fn execute(
     output: &Output,
     out: &mut dyn Write,
 ) -> Result<Verdict, ReplayError> {
-    // Refused before any database is opened: there is nothing to run yet.
-    match &cli.command {
-        Command::Rebuild(args) => projection::rebuild(args.projection.as_deref(), args.all)?,
-        Command::Diff(args) => projection::diff(&args.projection)?,
-        _ => {}
-    }
     let db = database::open(database::source_from_env()?).await?;
     let result = run(&db.store, cli.command, output, out).await;
     database::close(db).await;
@@ -192,9 +186,12 @@ async fn dispatch(
             Ok(Verdict::Clean)
         }
         Command::Rebuild(args) => {
-            projection::rebuild(args.projection.as_deref(), args.all).map(|()| Verdict::Clean)
+            projection::rebuild(store, args.projection.as_deref(), args.all, out).await?;
+            Ok(Verdict::Clean)
         }
-        Command::Diff(args) => projection::diff(&args.projection).map(|()| Verdict::Clean),
+        Command::Diff(args) => Ok(verdict(
+            projection::diff(store, &args.projection, out).await?,
+        )),
     }
 }
 

@@ -73,9 +73,9 @@ pub enum ReplayError {
         #[source]
         source: std::io::Error,
     },
-    /// The command needs the projection engine.
-    #[error("not available yet: the projection engine is not built")]
-    NotAvailable,
+    /// The projection engine failed (see the message).
+    #[error("projection engine: {0}")]
+    Projection(String),
 }
 
 impl ReplayError {

@@ -2,7 +2,7 @@
 //! private cluster under LEDGER_DATA_DIR (through `ledger_store::bootstrap::open`, as
 //! `ledger-http` does) for each command and stops it after. A tampered export is refused
 //! with exit 1 and imports nothing; the original imports (0), verifies (0), exports back
-//! byte for byte and folds; a second import (2), `rebuild` (2) and a bad DATABASE_URL (2,
+//! byte for byte and folds; a second import (2), `rebuild` and `diff` and a bad DATABASE_URL (2,
 //! password not repeated) fail as errors. (Besides ledger-http's binary test, the only test
 //! outside the e2e binary that starts a cluster: it tests exactly that start-up path.)
 
@@ -205,13 +205,20 @@ fn an_auditor_imports_verifies_exports_and_folds_through_the_binary() {
         again.stderr
     );
 
-    let rebuild = ledger_replay(&dir, &["rebuild", "--projection", "availability"], &[]);
-    assert_eq!(rebuild.code, 2);
+    // An unknown read model is a usage error (2); a real one rebuilds (0), then no drift.
+    let unknown = ledger_replay(&dir, &["rebuild", "--projection", "availability"], &[]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+    let rebuild = ledger_replay(&dir, &["rebuild", "--projection", "slot_availability"], &[]);
+    assert_eq!(rebuild.code, 0, "{}", rebuild.stderr);
     assert!(
-        rebuild.stderr.contains("not available yet"),
+        rebuild
+            .stdout
+            .contains("\"projection\":\"slot_availability\""),
         "{}",
-        rebuild.stderr
+        rebuild.stdout
     );
+    let diff = ledger_replay(&dir, &["diff", "--projection", "slot_availability"], &[]);
+    assert_eq!(diff.code, 0, "{} {}", diff.stdout, diff.stderr);
 
     let secret_url = "postgres://auditor:s3cret-pw@localhost:notaport/ledger";
     let bad = ledger_replay(&dir, &["verify"], &[("DATABASE_URL", secret_url)]);
