@@ -137,6 +137,27 @@ pub fn header<'a>(req: &'a actix_web::HttpRequest, name: &str) -> Option<&'a str
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
+/// Verifies a Standard Webhooks delivery (`webhook-id`, `webhook-timestamp`,
+/// `webhook-signature`) over the raw body with `secret` (`None`: 503 not configured).
+/// Freshness is judged by the real clock: the sender signed with it.
+pub fn verify_standard_request(
+    req: &actix_web::HttpRequest,
+    body: &[u8],
+    secret: Option<&crate::secrets::Secret>,
+    provider: &str,
+) -> Result<(), ApiError> {
+    let secret = secret.ok_or_else(|| not_configured(provider))?;
+    ledger_core::webhook::verify_standard(
+        body,
+        header(req, "webhook-id"),
+        header(req, "webhook-timestamp"),
+        header(req, "webhook-signature"),
+        secret.expose(),
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(invalid_signature)
+}
+
 /// 401 `invalid_signature`, nothing stored.
 pub fn invalid_signature(e: impl std::fmt::Display) -> ApiError {
     tracing::warn!(reason = %e, "webhook signature refused");

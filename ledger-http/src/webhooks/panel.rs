@@ -11,15 +11,12 @@ use ledger_core::domain::{
     SlotSpec, SlotState,
 };
 use ledger_core::provider_log::IngestOutcome;
-use ledger_core::webhook::verify_standard;
 use ledger_core::{ActivityId, Money, SlotId};
 use ledger_store::Wake;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::ingest::{
-    header, ingest, invalid_signature, not_configured, parse_json, Delivery, Transitions,
-};
+use super::ingest::{header, ingest, parse_json, verify_standard_request, Delivery, Transitions};
 use crate::commands::aggregate::{append, load_locked};
 use crate::commands::slots::decide_on_slot;
 use crate::error::ApiError;
@@ -134,21 +131,13 @@ pub async fn receive(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let secret = state
-        .providers
-        .panel_webhook_secret
-        .as_ref()
-        .ok_or_else(|| not_configured("panel"))?;
-    let webhook_id = header(&req, "webhook-id");
-    verify_standard(
+    verify_standard_request(
+        &req,
         &body,
-        webhook_id,
-        header(&req, "webhook-timestamp"),
-        header(&req, "webhook-signature"),
-        secret.expose(),
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(invalid_signature)?;
+        state.providers.panel_webhook_secret.as_ref(),
+        "panel",
+    )?;
+    let webhook_id = header(&req, "webhook-id");
     let payload = parse_json(&body)?;
     let kind = payload
         .get("type")

@@ -7,11 +7,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use ledger_core::domain::{PaymentReport, PaymentSource, Provider, ReportedStatus};
-use ledger_core::webhook::{parse_decimal_amount, verify_standard};
+use ledger_core::webhook::parse_decimal_amount;
 use ledger_core::{BookingId, Currency, Money};
 use serde_json::Value;
 
-use super::ingest::{header, invalid_signature, not_configured, parse_json, Delivery, Ingested};
+use super::ingest::{parse_json, verify_standard_request, Delivery, Ingested};
 use super::payments::ingest_payment;
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -101,20 +101,12 @@ pub async fn receive(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let secret = state
-        .providers
-        .pix_webhook_secret
-        .as_ref()
-        .ok_or_else(|| not_configured("pix"))?;
-    verify_standard(
+    verify_standard_request(
+        &req,
         &body,
-        header(&req, "webhook-id"),
-        header(&req, "webhook-timestamp"),
-        header(&req, "webhook-signature"),
-        secret.expose(),
-        chrono::Utc::now().timestamp(),
-    )
-    .map_err(invalid_signature)?;
+        state.providers.pix_webhook_secret.as_ref(),
+        "pix",
+    )?;
     let payload = parse_json(&body)?;
     let entries = payload
         .get("pix")
