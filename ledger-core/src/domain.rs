@@ -21,7 +21,7 @@ pub(crate) mod test_support;
 
 pub use booking::{
     cancel_booking, expire_booking, BookingEvent, BookingItem, BookingState, BookingStatus,
-    PlacedBooking,
+    CancellerRole, PlacedBooking,
 };
 pub use coupon::{
     claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,
@@ -29,7 +29,7 @@ pub use coupon::{
     MAX_PERCENT_OFF, MAX_PER_CUSTOMER_LIMIT,
 };
 pub use cutoff::{bookable_until, Cutoff, CutoffError, MAX_CUTOFF_MINUTES};
-pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, CURRENT_SCHEMA_VERSION};
+pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, FIRST_SCHEMA_VERSION};
 pub use payment::{
     amount_due, apply_payment, payable, payment_key, provider_idempotency_key, PaymentDecision,
     PaymentFailure, PaymentOutcome, PaymentRecord, PaymentReport, PaymentRequest, PaymentSource,

@@ -32,10 +32,10 @@ pub use domain::{
     block_slot, bookable_until, cancel_booking, claim_coupon, confirm_claim, expire_booking,
     fold_stored, issue_coupon, place_booking, quote, release_claim, release_expired_holds,
     release_hold, schedule_slot, unblock_slot, BookingEvent, BookingItem, BookingState,
-    BookingStatus, Claim, CouponCode, CouponEvent, CouponListState, CouponSpec, CouponState,
-    Cutoff, CutoffError, DecodeError, Discount, DomainEvent, Evolve, Hold, PlaceBooking,
-    PlaceDecision, PlacedBooking, Quote, Rejection, ReleaseReason, SlotEvent, SlotSpec, SlotState,
-    MAX_CAPACITY,
+    BookingStatus, CancellerRole, Claim, CouponCode, CouponEvent, CouponListState, CouponSpec,
+    CouponState, Cutoff, CutoffError, DecodeError, Discount, DomainEvent, Evolve, Hold,
+    PlaceBooking, PlaceDecision, PlacedBooking, Quote, Rejection, ReleaseReason, SlotEvent,
+    SlotSpec, SlotState, MAX_CAPACITY,
 };
 pub use fingerprint::{fingerprint, RequestFingerprint};
 pub use idempotency::{IdempotencyKey, IdempotencyKeyError, MAX_IDEMPOTENCY_KEY_LEN};

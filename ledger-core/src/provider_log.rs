@@ -6,6 +6,8 @@ use serde_json::Value;
 
 /// Stored event type name.
 pub const PROVIDER_EVENT_RECEIVED: &str = "ProviderEventReceived";
+/// The schema version written and the only one read (golden file:
+/// `tests/golden/ProviderEventReceived.v1.json`, checked by `tests/golden.rs`).
 pub const PROVIDER_EVENT_SCHEMA_VERSION: i32 = 1;
 
 /// What the ledger did with a verified delivery.

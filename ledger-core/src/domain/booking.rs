@@ -62,11 +62,13 @@ pub enum BookingEvent {
     },
     /// The booking was cancelled. A paid booking's money goes back through operations
     /// (a refund at the provider), which the ledger records as `PaymentRefunded`.
+    ///
+    /// Schema version 2 (version 1 stored `"operator": bool`; see [`CancellerRole`]).
     BookingCancelled {
         /// Who cancelled (`sub`).
         by: String,
-        /// Whether they acted as an operator.
-        operator: bool,
+        /// In which role they cancelled.
+        role: CancellerRole,
     },
     /// The hold lapsed before payment.
     BookingExpired,
@@ -202,6 +204,24 @@ pub enum BookingEvent {
         /// The amount that went back.
         refunded: Money,
     },
+}
+
+/// In which role a `BookingCancelled` was decided, stored as `"role"` (schema version 2).
+///
+/// Why it replaced version 1's `"operator": bool`: `false` said only who the canceller was
+/// not, while the rule that wrote it (`cancel_booking`) allows exactly two roles — the
+/// owner, or an operator. Naming the role makes the audit row read as the rule reads, and
+/// lets a third kind of canceller (the panel, a system job) be added as a variant instead
+/// of a second boolean. The upcast is exact: v1 `false` was only ever written for the
+/// booking's owner (anyone else got `NotOwner`), so it becomes `owner`; `true` becomes
+/// `operator`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancellerRole {
+    /// The customer who placed the booking (`by` == the booking's customer).
+    Owner,
+    /// Someone acting with the operator role (`by` may or may not be the customer).
+    Operator,
 }
 
 /// A booking's status (API.md "Bookings").

@@ -1,12 +1,15 @@
 //! The stored form of domain events: `DomainEvent` (type name, schema version, JSON
-//! payload, and decoding — where old schema versions will be upcast), `DecodeError`, the
-//! `Evolve` link from a state to its event type, and `fold_stored`, which rebuilds a state
-//! from stored rows.
+//! payload, and decoding — where old schema versions are upcast, see `events/upcast.rs`),
+//! `DecodeError`, the `Evolve` link from a state to its event type, and `fold_stored`,
+//! which rebuilds a state from stored rows.
 //!
 //! Stored form: `event_type` = the variant name (`SeatsHeld`), `payload` = the variant's
 //! fields as a JSON object (`{}` for a variant without fields), money as
-//! `{"amount_minor", "currency"}`, times as RFC 3339 UTC, ids as strings. The golden tests
-//! in `events/tests.rs` hold bytes we promise to read forever.
+//! `{"amount_minor", "currency"}`, times as RFC 3339 UTC, ids as strings. Every type is
+//! written at its current schema version (`FIRST_SCHEMA_VERSION` unless listed in
+//! `DomainEvent::REVISED_TYPES`) and read at that version or any older one. The golden
+//! files in `tests/golden/` (one per type and version, checked by `tests/golden.rs`) and the
+//! golden tests in `events/tests.rs` hold bytes we promise to read forever.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -17,8 +20,9 @@ use crate::domain::coupon::{CouponEvent, CouponState};
 use crate::domain::slot::{SlotEvent, SlotState};
 use crate::ids::Category;
 
-/// The schema version every event type is written with today.
-pub const CURRENT_SCHEMA_VERSION: i32 = 1;
+/// The schema version every event type started at; the current one for every type not in
+/// [`DomainEvent::REVISED_TYPES`].
+pub const FIRST_SCHEMA_VERSION: i32 = 1;
 
 /// How much of an unknown event type an error repeats: stored rows are not trusted input
 /// for log lines of arbitrary length.
@@ -57,11 +61,24 @@ pub trait DomainEvent: Sized {
     const CATEGORY: Category;
     /// Every type name this event enum writes or reads.
     const EVENT_TYPES: &'static [&'static str];
+    /// The types of [`Self::EVENT_TYPES`] whose payload shape changed since
+    /// [`FIRST_SCHEMA_VERSION`], each with the version written today. `decode` upcasts
+    /// every version from the first up to that one.
+    const REVISED_TYPES: &'static [(&'static str, i32)] = &[];
 
     /// The type name: the variant name (`SeatsHeld`).
     fn event_type(&self) -> &'static str;
-    /// The schema version the payload is written with ([`CURRENT_SCHEMA_VERSION`]).
-    fn schema_version(&self) -> i32;
+    /// The type name's current schema version: the payload is written with it.
+    fn schema_version(&self) -> i32 {
+        current_version(Self::REVISED_TYPES, self.event_type())
+    }
+    /// The schema version `event_type` is written with today; `None` if it is not one of
+    /// [`Self::EVENT_TYPES`]. Versions from [`FIRST_SCHEMA_VERSION`] up to it decode.
+    fn current_schema_version(event_type: &str) -> Option<i32> {
+        Self::EVENT_TYPES
+            .contains(&event_type)
+            .then(|| current_version(Self::REVISED_TYPES, event_type))
+    }
     /// The variant's fields as a JSON object.
     fn to_payload(&self) -> Value;
     /// Reads a stored event, upcasting older schema versions; refuses unknown types and
@@ -102,21 +119,33 @@ fn payload_of<E: Serialize>(event: &E) -> Value {
     .unwrap_or_else(|| Value::Object(Map::new()))
 }
 
-/// Decodes schema version 1 of one of `types` (`unit` lists the variants without fields).
-fn decode_v1<E: DeserializeOwned>(
-    types: &[&'static str],
+/// The current schema version of `event_type`: its entry in `revised`, else the first.
+fn current_version(revised: &[(&'static str, i32)], event_type: &str) -> i32 {
+    revised
+        .iter()
+        .find(|(name, _)| *name == event_type)
+        .map_or(FIRST_SCHEMA_VERSION, |(_, version)| *version)
+}
+
+/// Decodes one of `E`'s types at any schema version from the first to its current one,
+/// upcasting older payloads first (`unit` lists the variants without fields).
+fn decode_stored<E: DomainEvent + DeserializeOwned>(
     unit: &[&'static str],
     event_type: &str,
     schema_version: i32,
     payload: &Value,
 ) -> Result<E, DecodeError> {
-    let Some(name) = types.iter().copied().find(|known| *known == event_type) else {
+    let Some(name) = E::EVENT_TYPES
+        .iter()
+        .copied()
+        .find(|known| *known == event_type)
+    else {
         return Err(DecodeError::UnknownType {
             event_type: event_type.chars().take(MAX_ECHO_CHARS).collect(),
         });
     };
-    // Upcasting goes here: map an older (name, version) to the current shape first.
-    if schema_version != CURRENT_SCHEMA_VERSION {
+    let current = current_version(E::REVISED_TYPES, name);
+    if !(FIRST_SCHEMA_VERSION..=current).contains(&schema_version) {
         return Err(DecodeError::UnsupportedVersion {
             event_type: name.to_owned(),
             schema_version,
@@ -129,13 +158,14 @@ fn decode_v1<E: DeserializeOwned>(
     let Value::Object(fields) = payload else {
         return Err(invalid("the payload is not a JSON object".to_owned()));
     };
+    let fields = upcast::to_current(name, schema_version, current, fields.clone())?;
     let tagged = if unit.contains(&name) {
         if !fields.is_empty() {
             return Err(invalid("the payload must be an empty object".to_owned()));
         }
         Value::String(name.to_owned())
     } else {
-        Value::Object(Map::from_iter([(name.to_owned(), payload.clone())]))
+        Value::Object(Map::from_iter([(name.to_owned(), Value::Object(fields))]))
     };
     serde_json::from_value(tagged).map_err(|error| invalid(error.to_string()))
 }
@@ -170,16 +200,12 @@ impl DomainEvent for SlotEvent {
         }
     }
 
-    fn schema_version(&self) -> i32 {
-        CURRENT_SCHEMA_VERSION
-    }
-
     fn to_payload(&self) -> Value {
         payload_of(self)
     }
 
     fn decode(event_type: &str, schema_version: i32, payload: &Value) -> Result<Self, DecodeError> {
-        decode_v1(Self::EVENT_TYPES, &[], event_type, schema_version, payload)
+        decode_stored::<Self>(&[], event_type, schema_version, payload)
     }
 }
 
@@ -203,6 +229,9 @@ impl DomainEvent for BookingEvent {
         "PaymentAnomalyRecorded",
         "BookingRefunded",
     ];
+    /// `BookingCancelled` v2: `"role"` instead of `"operator": bool` (see
+    /// [`crate::domain::CancellerRole`]).
+    const REVISED_TYPES: &'static [(&'static str, i32)] = &[("BookingCancelled", 2)];
 
     fn event_type(&self) -> &'static str {
         match self {
@@ -225,17 +254,12 @@ impl DomainEvent for BookingEvent {
         }
     }
 
-    fn schema_version(&self) -> i32 {
-        CURRENT_SCHEMA_VERSION
-    }
-
     fn to_payload(&self) -> Value {
         payload_of(self)
     }
 
     fn decode(event_type: &str, schema_version: i32, payload: &Value) -> Result<Self, DecodeError> {
-        let unit = &["BookingExpired"];
-        decode_v1(Self::EVENT_TYPES, unit, event_type, schema_version, payload)
+        decode_stored::<Self>(&["BookingExpired"], event_type, schema_version, payload)
     }
 }
 
@@ -257,16 +281,12 @@ impl DomainEvent for CouponEvent {
         }
     }
 
-    fn schema_version(&self) -> i32 {
-        CURRENT_SCHEMA_VERSION
-    }
-
     fn to_payload(&self) -> Value {
         payload_of(self)
     }
 
     fn decode(event_type: &str, schema_version: i32, payload: &Value) -> Result<Self, DecodeError> {
-        decode_v1(Self::EVENT_TYPES, &[], event_type, schema_version, payload)
+        decode_stored::<Self>(&[], event_type, schema_version, payload)
     }
 }
 
@@ -293,6 +313,8 @@ impl Evolve for CouponState {
         self.apply(event);
     }
 }
+
+mod upcast;
 
 #[cfg(test)]
 mod tests;

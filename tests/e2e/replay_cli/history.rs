@@ -25,10 +25,15 @@ pub fn clocked(store: Store) -> (Store, Arc<ManualClock>) {
     (store.with_clock(clock.clone()), clock)
 }
 
+/// A domain event as the service stores it: its type, its current schema version, its payload.
 pub fn new_event<E: DomainEvent>(event: &E) -> NewEvent {
-    raw(event.event_type(), event.to_payload())
+    NewEvent {
+        schema_version: event.schema_version(),
+        ..raw(event.event_type(), event.to_payload())
+    }
 }
 
+/// A schema-version-1 event with any payload (for breach tests that bypass the rules).
 pub fn raw(event_type: &str, payload: Value) -> NewEvent {
     NewEvent {
         event_id: EventId::from_uuid(uuid::Uuid::now_v7()).unwrap(),

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{BookingEvent, BookingState, BookingStatus};
+use super::{BookingEvent, BookingState, BookingStatus, CancellerRole};
 use crate::domain::rejection::Rejection;
 
 /// Cancels a booking. The owner (`by` == the customer) may cancel while it is held and the
@@ -38,9 +38,14 @@ pub fn cancel_booking(
     if !cancellable {
         return Err(Rejection::NotCancellable { status });
     }
+    let role = if operator {
+        CancellerRole::Operator
+    } else {
+        CancellerRole::Owner
+    };
     Ok(vec![BookingEvent::BookingCancelled {
         by: by.to_owned(),
-        operator,
+        role,
     }])
 }
 

@@ -61,7 +61,7 @@ fn the_owner_cancels_a_held_booking() {
         events,
         vec![BookingEvent::BookingCancelled {
             by: "ana".into(),
-            operator: false
+            role: CancellerRole::Owner
         }]
     );
     let mut after = state;
@@ -115,7 +115,7 @@ fn an_operator_cancels_any_time_unless_already_over() {
         events,
         vec![BookingEvent::BookingCancelled {
             by: "op-1".into(),
-            operator: true
+            role: CancellerRole::Operator
         }]
     );
     for status in [

@@ -7,7 +7,7 @@ use std::fmt::Debug;
 use serde_json::json;
 
 use super::*;
-use crate::domain::booking::{BookingItem, BookingStatus};
+use crate::domain::booking::{BookingItem, BookingStatus, CancellerRole};
 use crate::domain::coupon::{CouponCode, CouponSpec, Discount};
 use crate::domain::cutoff::Cutoff;
 use crate::domain::slot::ReleaseReason;
@@ -15,6 +15,7 @@ use crate::domain::test_support::{at, glaciar, pesos, slot_id};
 use crate::ids::{ActivityId, BookingId};
 
 mod payments;
+mod upcast;
 
 fn beef() -> BookingId {
     BookingId::parse("0190f5d2-7c1a-7b3e-8f00-00000000beef").expect("booking id")
@@ -24,13 +25,15 @@ fn verano() -> CouponCode {
     CouponCode::parse("VERANO10").expect("code")
 }
 
-/// `literal` decodes to `expected`, and `expected` encodes to exactly `literal`'s JSON.
+/// `literal`, at the type's current schema version, decodes to `expected`, and `expected`
+/// encodes to exactly `literal`'s JSON.
 fn golden<E: DomainEvent + PartialEq + Debug>(event_type: &str, literal: &str, expected: E) {
     let payload: Value = serde_json::from_str(literal).expect("literal is JSON");
-    let decoded = E::decode(event_type, 1, &payload).expect("golden payload decodes");
+    let version = E::current_schema_version(event_type).expect("a listed type");
+    let decoded = E::decode(event_type, version, &payload).expect("golden payload decodes");
     assert_eq!(decoded, expected, "{event_type}");
     assert_eq!(expected.event_type(), event_type);
-    assert_eq!(expected.schema_version(), 1);
+    assert_eq!(expected.schema_version(), version);
     assert_eq!(expected.to_payload(), payload, "{event_type}");
     assert!(E::EVENT_TYPES.contains(&event_type));
 }
@@ -177,10 +180,18 @@ fn golden_booking_events() {
     );
     golden(
         "BookingCancelled",
-        r#"{"by":"auth0|ana","operator":false}"#,
+        r#"{"by":"auth0|ana","role":"owner"}"#,
         BookingEvent::BookingCancelled {
             by: "auth0|ana".into(),
-            operator: false,
+            role: CancellerRole::Owner,
+        },
+    );
+    golden(
+        "BookingCancelled",
+        r#"{"by":"op-1","role":"operator"}"#,
+        BookingEvent::BookingCancelled {
+            by: "op-1".into(),
+            role: CancellerRole::Operator,
         },
     );
     golden("BookingExpired", "{}", BookingEvent::BookingExpired);

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::domain::booking::{BookingEvent, BookingItem};
+use crate::domain::booking::{BookingEvent, BookingItem, CancellerRole};
 use crate::domain::test_support::{now, pesos, slot_id};
 use crate::money::Currency;
 
@@ -195,7 +195,7 @@ fn only_held_and_partially_paid_bookings_are_payable() {
         BookingEvent::BookingExpired,
         BookingEvent::BookingCancelled {
             by: "auth0|ana".into(),
-            operator: false,
+            role: CancellerRole::Owner,
         },
         BookingEvent::LatePaymentRequiresRefund {
             paid: pesos(9_000_000),
@@ -269,7 +269,7 @@ fn any_state() -> impl Strategy<Value = BookingState> {
             paid(),
             &[BookingEvent::BookingCancelled {
                 by: "op".into(),
-                operator: true
+                role: CancellerRole::Operator
             }]
         )),
     ]

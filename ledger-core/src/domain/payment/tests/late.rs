@@ -1,7 +1,7 @@
 //! Late payments: the hold lapsed (released or not) before the money covered the total.
 
 use super::*;
-use crate::domain::booking::expire_booking;
+use crate::domain::booking::{expire_booking, CancellerRole};
 use crate::domain::coupon::release_claim;
 use crate::domain::slot::{block_slot, release_hold, ReleaseReason};
 use crate::domain::test_support::with_hold;
@@ -225,7 +225,7 @@ fn a_cancelled_booking_that_gets_paid_requires_a_refund() {
     let mut fixture = Fixture::standard();
     let cancelled = BookingEvent::BookingCancelled {
         by: "ana".into(),
-        operator: false,
+        role: CancellerRole::Owner,
     };
     let released = fixture
         .slots
@@ -251,7 +251,7 @@ fn a_cancelled_booking_that_gets_paid_requires_a_refund() {
     fixture.record(
         &[BookingEvent::BookingCancelled {
             by: "op".into(),
-            operator: true,
+            role: CancellerRole::Operator,
         }],
         &BTreeMap::new(),
         &[],
