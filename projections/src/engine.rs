@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_core::domain::{BookingState, CouponState, DomainEvent, Evolve, SlotState};
+use ledger_core::RecordedEvent;
 use ledger_store::{Cursor, FeedEvent, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -92,21 +93,21 @@ type Columns<S> = fn(&S) -> (Option<String>, Option<DateTime<Utc>>);
 /// states. Events at or below a stored version are skipped (already applied).
 fn fold<S>(
     model: ReadModel,
-    events: &[&FeedEvent],
+    events: &[RecordedEvent],
     rows: &mut HashMap<String, Row>,
     columns: Columns<S>,
 ) -> Result<(), ProjectionError>
 where
     S: Evolve + Serialize + DeserializeOwned,
 {
-    let fail = |e: &FeedEvent, reason: String| ProjectionError::Undecodable {
+    let fail = |e: &RecordedEvent, reason: String| ProjectionError::Undecodable {
         model: model.name(),
-        stream: e.event.stream_id.to_string(),
-        version: e.event.stream_version,
+        stream: e.stream_id.to_string(),
+        version: e.stream_version,
         reason,
     };
-    for fe in events {
-        let e = &fe.event;
+    for e in events {
+        let fe = e;
         let row = rows.entry(e.stream_id.to_string()).or_insert_with(|| Row {
             version: 0,
             state: serde_json::to_value(S::default()).unwrap_or(Value::Null),
@@ -135,6 +136,67 @@ where
 impl Engine {
     pub fn new(store: Store) -> Engine {
         Engine { store }
+    }
+
+    /// The page's events of each stream, in stream version order from the stored version
+    /// on. The feed is gap-free but not in per-stream order: a transaction takes its id at
+    /// its first lock and may then wait for a stream's lock behind one with a larger id,
+    /// so a stream's version n+1 can precede version n in the feed. When a stream's events
+    /// in the page are not exactly the next versions in order, the versions in between are
+    /// read from the stream itself: they are committed, because the stream lock
+    /// serialised their transactions before the one whose event is in hand.
+    async fn in_version_order(
+        &self,
+        page: &[&FeedEvent],
+        rows: &HashMap<String, Row>,
+    ) -> Result<Vec<RecordedEvent>, ProjectionError> {
+        let mut by_stream: std::collections::BTreeMap<String, Vec<&RecordedEvent>> =
+            std::collections::BTreeMap::new();
+        for fe in page {
+            by_stream
+                .entry(fe.event.stream_id.to_string())
+                .or_default()
+                .push(&fe.event);
+        }
+        let mut out = Vec::new();
+        for (stream, events) in by_stream {
+            let stored = rows.get(&stream).map_or(0, |r| r.version);
+            let target = events
+                .iter()
+                .map(|e| e.stream_version)
+                .max()
+                .unwrap_or(stored);
+            if target <= stored {
+                continue;
+            }
+            let next: Vec<&RecordedEvent> = events
+                .iter()
+                .copied()
+                .filter(|e| e.stream_version > stored)
+                .collect();
+            let consecutive = next
+                .iter()
+                .enumerate()
+                .all(|(i, e)| e.stream_version == stored + 1 + i as i64);
+            if consecutive {
+                out.extend(next.into_iter().cloned());
+                continue;
+            }
+            let missing = self
+                .store
+                .read_stream(&events[0].stream_id, stored + 1, target - stored)
+                .await?;
+            if missing.len() as i64 != target - stored {
+                return Err(ProjectionError::Undecodable {
+                    model: "feed",
+                    stream,
+                    version: stored + 1,
+                    reason: "versions missing from the stream".into(),
+                });
+            }
+            out.extend(missing);
+        }
+        Ok(out)
     }
 
     /// The live and building generations of `model`.
@@ -212,14 +274,17 @@ impl Engine {
                     },
                 );
             }
+            let ordered = self.in_version_order(&mine, &rows).await?;
             match model {
                 ReadModel::SlotAvailability => {
-                    fold::<SlotState>(model, &mine, &mut rows, slot_columns)?
+                    fold::<SlotState>(model, &ordered, &mut rows, slot_columns)?
                 }
                 ReadModel::BookingStatus => {
-                    fold::<BookingState>(model, &mine, &mut rows, booking_columns)?
+                    fold::<BookingState>(model, &ordered, &mut rows, booking_columns)?
                 }
-                ReadModel::Coupons => fold::<CouponState>(model, &mine, &mut rows, coupon_columns)?,
+                ReadModel::Coupons => {
+                    fold::<CouponState>(model, &ordered, &mut rows, coupon_columns)?
+                }
             }
             let touched: Vec<(&String, &Row)> =
                 rows.iter().filter(|(id, _)| ids.contains(id)).collect();
@@ -406,6 +471,93 @@ impl Engine {
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
+    }
+
+    /// The live generation, reaching `min_cursor` if given: it steps the generation itself
+    /// (the background runner may be idle or absent) for at most `patience`. Returns the
+    /// generation and whether it is still short of `min_cursor` (stale).
+    pub async fn live_at_least(
+        &self,
+        model: ReadModel,
+        min_cursor: Option<Cursor>,
+        patience: std::time::Duration,
+    ) -> Result<(GenerationInfo, bool), ProjectionError> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let live = match self.live(model).await? {
+                Some(live) => live,
+                None => {
+                    self.ensure().await?;
+                    continue;
+                }
+            };
+            let Some(min) = min_cursor else {
+                return Ok((live, false));
+            };
+            if live.checkpoint >= min {
+                return Ok((live, false));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Ok((live, true));
+            }
+            match self.step(model, live.generation).await {
+                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Ok(_) | Err(ProjectionError::Raced) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// One stream's folded state in a generation.
+    pub async fn state(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        stream_id: &str,
+    ) -> Result<Option<Value>, ProjectionError> {
+        let client = self.store.client().await?;
+        let row = client
+            .query_opt(&sql::state_of(&model.table(generation)), &[&stream_id])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
+    /// States whose query key is `key`, within [from, to) on the time column, by time.
+    pub async fn states_by_key(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        key: &str,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        limit: i64,
+    ) -> Result<Vec<(String, Value)>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(
+                &sql::states_by_key(&model.table(generation)),
+                &[&key, &from, &to, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// The first `limit` states by stream id.
+    pub async fn states_page(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        limit: i64,
+    ) -> Result<Vec<(String, Value)>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(&sql::states_page(&model.table(generation)), &[&limit])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
     }
 
     /// Events the generation has not read yet.

@@ -77,3 +77,20 @@ UPDATE projection_generations SET state = 'live', updated_at = now() WHERE name 
 
 pub const RETIRE_GENERATION: &str = "\
 UPDATE projection_generations SET state = 'retired', updated_at = now() WHERE name = $1 AND generation = $2";
+
+pub fn state_of(table: &str) -> String {
+    format!("SELECT state FROM {table} WHERE stream_id = $1")
+}
+
+/// Rows by query key, optionally within [from, to) on the time column, by time.
+pub fn states_by_key(table: &str) -> String {
+    format!(
+        "SELECT stream_id, state FROM {table}
+         WHERE key = $1 AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3)
+         ORDER BY at, stream_id LIMIT $4"
+    )
+}
+
+pub fn states_page(table: &str) -> String {
+    format!("SELECT stream_id, state FROM {table} ORDER BY stream_id LIMIT $1")
+}
