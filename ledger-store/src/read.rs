@@ -182,6 +182,20 @@ impl Store {
             .try_get(0)?)
     }
 
+    /// The cursor of the newest event in the ledger (what a reader must reach to have seen
+    /// everything committed so far); `None` on an empty ledger.
+    pub async fn newest_cursor(&self) -> Result<Option<Cursor>, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::NEWEST_CURSOR).await?;
+        let Some(row) = client.query_opt(&stmt, &[]).await? else {
+            return Ok(None);
+        };
+        let tx: &str = row.try_get(0)?;
+        Cursor::from_row(tx, row.try_get(1)?)
+            .map(Some)
+            .ok_or_else(|| corrupt("tx_id", tx))
+    }
+
     /// How many events the feed holds after `after` (a consumer's lag).
     pub async fn count_after(&self, after: Cursor) -> Result<i64, StoreError> {
         let client = self.client().await?;

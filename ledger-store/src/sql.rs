@@ -98,6 +98,11 @@ ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1";
 pub const DEDUP_EXISTS: &str = "\
 SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
 
+/// Cursor of the newest event of the whole ledger.
+pub const NEWEST_CURSOR: &str = "\
+SELECT tx_id::text AS tx_text, global_position FROM events
+ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1";
+
 pub const SELECT_HEAD: &str = "\
 SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";
 

@@ -100,7 +100,11 @@ async fn a_booking_is_priced_by_the_server_read_by_its_owner_and_cancelled() {
     assert!(booking["cursor"].as_str().is_some_and(|c| c.len() == 32));
     let id = booking["booking_id"].as_str().unwrap();
 
-    let path = format!("/v1/bookings/{id}");
+    // Read-your-writes: the command's own cursor as min_cursor.
+    let path = format!(
+        "/v1/bookings/{id}?min_cursor={}",
+        booking["cursor"].as_str().unwrap()
+    );
     let (status, read) = status_json(app.get(&path, Some(&owner)).await).await;
     assert_eq!(
         (status, read["status"].as_str()),
@@ -154,8 +158,11 @@ async fn an_activity_lists_its_slots_in_a_window_by_start_time() {
         .await;
     let (_, booking) = book(&app, &customer(1), "k", &[("early", 3)]).await;
     assert!(booking["booking_id"].is_string());
-    let path = "/v1/activities/trek/availability?from=2026-12-01T00:00:00-03:00&to=2026-12-03T00:00:00-03:00";
-    let (status, list) = status_json(app.get(path, None).await).await;
+    let path = format!(
+        "/v1/activities/trek/availability?from=2026-12-01T00:00:00-03:00&to=2026-12-03T00:00:00-03:00&{}",
+        app.fresh_query().await
+    );
+    let (status, list) = status_json(app.get(&path, None).await).await;
     assert_eq!(status, 200, "{list}");
     let ids: Vec<&str> = list
         .as_array()
@@ -177,7 +184,17 @@ async fn an_activity_lists_its_slots_in_a_window_by_start_time() {
         "the default zone"
     );
     assert!(list[0]["as_of"].is_string());
-    let (_, all) = status_json(app.get("/v1/activities/trek/availability", None).await).await;
+    let (_, all) = status_json(
+        app.get(
+            &format!(
+                "/v1/activities/trek/availability?{}",
+                app.fresh_query().await
+            ),
+            None,
+        )
+        .await,
+    )
+    .await;
     assert_eq!(all.as_array().unwrap().len(), 3);
     let (_, none) = status_json(
         app.get("/v1/activities/nothing-here/availability", None)

@@ -29,8 +29,11 @@ async fn book_with(app: &TestApp, cust: &str, key: &str, code: &str) -> (u16, Va
 
 async fn listed(app: &TestApp, state: &str) -> Vec<String> {
     let (status, body) = status_json(
-        app.get(&format!("/v1/coupons?state={state}"), Some(&operator()))
-            .await,
+        app.get(
+            &format!("/v1/coupons?state={state}&{}", app.fresh_query().await),
+            Some(&operator()),
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{body}");

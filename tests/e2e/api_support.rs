@@ -53,8 +53,14 @@ pub async fn book(app: &TestApp, token: &str, key: &str, items: &[(&str, i64)]) 
 
 pub async fn availability(app: &TestApp, slot_id: &str) -> Value {
     let (status, body) = status_json(
-        app.get(&format!("/v1/slots/{slot_id}/availability"), None)
-            .await,
+        app.get(
+            &format!(
+                "/v1/slots/{slot_id}/availability?{}",
+                app.fresh_query().await
+            ),
+            None,
+        )
+        .await,
     )
     .await;
     assert_eq!(status, 200, "{body}");

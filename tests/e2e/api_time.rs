@@ -128,7 +128,11 @@ async fn an_expired_hold_is_released_once_by_the_next_command_on_the_slot() {
     assert_eq!(releases(&app, "h1").await.len(), 1);
     let (_, read) = status_json(
         app.get(
-            &format!("/v1/bookings/{}", a["booking_id"].as_str().unwrap()),
+            &format!(
+                "/v1/bookings/{}?{}",
+                a["booking_id"].as_str().unwrap(),
+                app.fresh_query().await
+            ),
             Some(&customer(1)),
         )
         .await,

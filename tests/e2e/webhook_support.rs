@@ -110,7 +110,7 @@ pub const MP_SECRET: &str = MERCADOPAGO_SECRET;
 pub async fn booking(app: &TestApp, id: &str) -> Value {
     let (status, body) = status_json(
         app.get(
-            &format!("/v1/bookings/{id}"),
+            &format!("/v1/bookings/{id}?{}", app.fresh_query().await),
             Some(&crate::api_support::operator()),
         )
         .await,

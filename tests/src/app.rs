@@ -79,6 +79,20 @@ impl TestApp {
         format!("http://{}{path}", self.addr)
     }
 
+    /// `min_cursor=<newest event>`: a read with it sees everything committed so far.
+    pub async fn fresh_query(&self) -> String {
+        match self
+            .state
+            .store
+            .newest_cursor()
+            .await
+            .expect("newest cursor")
+        {
+            Some(c) => format!("min_cursor={c}"),
+            None => String::new(),
+        }
+    }
+
     pub async fn stop(self) {
         // Not graceful: an open SSE stream would hold a graceful stop for its whole drain time.
         self.handle.stop(false).await;

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
+use crate::routes::read_model::projection_error;
 use crate::startup::AppState;
 
 /// Rows one listing returns.
@@ -93,14 +94,4 @@ pub async fn rebuild(
     });
     Ok(HttpResponse::Accepted()
         .json(json!({"name": model.name(), "generation": generation, "state": "rebuilding"})))
-}
-
-fn projection_error(e: projections::ProjectionError) -> ApiError {
-    match e {
-        projections::ProjectionError::Store(s) => s.into(),
-        other => {
-            tracing::error!(error = %other, "projection engine");
-            ApiError::internal()
-        }
-    }
 }

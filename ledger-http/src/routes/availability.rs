@@ -1,52 +1,69 @@
-//! Public availability reads, served from the slot streams' state (the projections work
-//! moves them onto read models): one slot, or an activity's slots in a time window.
+//! Public availability reads, served from the `slot_availability` read model: one slot, or
+//! an activity's slots in a time window. `min_cursor` waits (bounded) for the read model
+//! to reach a command's cursor; every answer carries `as_of`.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, FixedOffset};
 use ledger_core::domain::SlotState;
-use ledger_core::{ActivityId, Category, SlotId, StreamId};
+use ledger_core::{ActivityId, SlotId};
+use projections::ReadModel;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::commands::aggregate::load;
 use crate::commands::slots::slot_id;
 use crate::error::ApiError;
+use crate::routes::read_model::{fresh, projection_error};
 use crate::startup::AppState;
 use crate::views::slot_view;
 
 /// Most slots one activity listing returns; a window wider than this is refused.
 const MAX_LISTED_SLOTS: i64 = 500;
 
-async fn as_of(state: &AppState, streams: &[StreamId]) -> Result<Value, ApiError> {
-    Ok(state
-        .store
-        .last_cursor(streams)
-        .await?
-        .map(|c| c.to_string())
-        .into())
+fn decode(state: Value) -> Result<SlotState, ApiError> {
+    serde_json::from_value(state).map_err(|e| {
+        tracing::error!(error = %e, "unreadable slot in the read model");
+        ApiError::internal()
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlotQuery {
+    pub min_cursor: Option<String>,
 }
 
 /// Availability of one slot (public).
-#[utoipa::path(get, path = "/v1/slots/{slot_id}/availability", params(("slot_id" = String, Path)),
+#[utoipa::path(get, path = "/v1/slots/{slot_id}/availability", params(("slot_id" = String, Path), ("min_cursor" = Option<String>, Query)),
     responses((status = 200, description = "slot_id, capacity, held, confirmed, available, blocked, starts_at, bookable_until, as_of"), (status = 404, body = crate::openapi::ProblemDoc)))]
 pub async fn slot(
     state: web::Data<AppState>,
     path: web::Path<String>,
+    query: web::Query<SlotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let slot_id = slot_id(&path)?;
-    let stream = slot_id.stream_id();
+    let read = fresh(
+        &state,
+        ReadModel::SlotAvailability,
+        query.min_cursor.as_deref(),
+    )
+    .await?;
     let not_found = || ApiError::not_found("slot_not_found", "no such slot");
-    let head = state
-        .store
-        .stream_head(&stream)
-        .await?
+    let row = read
+        .engine
+        .state(
+            ReadModel::SlotAvailability,
+            read.generation,
+            slot_id.stream_id().as_str(),
+        )
+        .await
+        .map_err(projection_error)?
         .ok_or_else(not_found)?;
-    let slot: SlotState = load(&state.store, &head).await?;
+    let slot = decode(row)?;
     if slot.spec.is_none() {
         return Err(not_found());
     }
     let mut view = slot_view(&slot_id, &slot, state.clock.now());
-    view["as_of"] = as_of(&state, &[stream]).await?;
+    read.stamp(&mut view);
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -55,11 +72,12 @@ pub async fn slot(
 pub struct Window {
     pub from: Option<DateTime<FixedOffset>>,
     pub to: Option<DateTime<FixedOffset>>,
+    pub min_cursor: Option<String>,
 }
 
 /// Availability of an activity's slots starting in [from, to) (public).
 #[utoipa::path(get, path = "/v1/activities/{activity_id}/availability",
-    params(("activity_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("activity_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("min_cursor" = Option<String>, Query)),
     responses((status = 200, description = "array of slot availability views, by start time")))]
 pub async fn activity(
     state: web::Data<AppState>,
@@ -76,44 +94,40 @@ pub async fn activity(
             ));
         }
     }
-    let path: &[&str] = &["spec", "activity_id"];
-    let heads = state
-        .store
-        .list_heads(
-            Category::Slot,
-            Some((path, activity.as_str())),
-            "",
+    let read = fresh(
+        &state,
+        ReadModel::SlotAvailability,
+        window.min_cursor.as_deref(),
+    )
+    .await?;
+    let rows = read
+        .engine
+        .states_by_key(
+            ReadModel::SlotAvailability,
+            read.generation,
+            activity.as_str(),
+            window.from.map(|f| f.to_utc()),
+            window.to.map(|t| t.to_utc()),
             MAX_LISTED_SLOTS + 1,
         )
-        .await?;
-    if heads.len() as i64 > MAX_LISTED_SLOTS {
+        .await
+        .map_err(projection_error)?;
+    if rows.len() as i64 > MAX_LISTED_SLOTS {
         return Err(ApiError::bad_request(
             "too_many_slots",
             format!("narrow the window: more than {MAX_LISTED_SLOTS} slots"),
         ));
     }
     let now = state.clock.now();
-    let mut slots = Vec::new();
-    for head in &heads {
-        let slot: SlotState = load(&state.store, head).await?;
-        let Some(spec) = &slot.spec else { continue };
-        let in_window = window.from.is_none_or(|f| spec.starts_at >= f)
-            && window.to.is_none_or(|t| spec.starts_at < t);
-        if in_window {
-            let id = SlotId::parse(head.stream_id.key()).map_err(|_| ApiError::internal())?;
-            slots.push((spec.starts_at, slot_view(&id, &slot, now)));
-        }
+    let mut list = Vec::with_capacity(rows.len());
+    for (stream, row) in rows {
+        let slot = decode(row)?;
+        let id =
+            SlotId::parse(stream.trim_start_matches("slot-")).map_err(|_| ApiError::internal())?;
+        // API.md: "list of the same" — slot views, each with the read model's as_of.
+        let mut view = slot_view(&id, &slot, now);
+        read.stamp(&mut view);
+        list.push(view);
     }
-    slots.sort_by_key(|s| s.0);
-    let streams: Vec<StreamId> = heads.iter().map(|h| h.stream_id.clone()).collect();
-    let as_of = as_of(&state, &streams).await?;
-    // API.md: "list of the same" — an array of slot views, each with the listing's as_of.
-    let list: Vec<Value> = slots
-        .into_iter()
-        .map(|(_, mut v)| {
-            v["as_of"] = as_of.clone();
-            v
-        })
-        .collect();
     Ok(HttpResponse::Ok().json(list))
 }

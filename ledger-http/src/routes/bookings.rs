@@ -1,21 +1,24 @@
-//! `GET /v1/bookings/{booking_id}` (owner, operator, auditor). A customer asking for
-//! someone else's booking gets 404, so ids cannot be probed.
+//! `GET /v1/bookings/{booking_id}` (owner, operator, auditor), from the `booking_status`
+//! read model; `?min_cursor=C` waits up to 2 s for it to reach C, then answers with
+//! `"stale": true`. A customer asking for someone else's booking gets 404, so ids cannot
+//! be probed.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use crate::auth::{Principal, Role};
-use crate::commands::bookings::{booking_id, read_booking};
+use crate::commands::bookings::booking_id;
 use crate::error::ApiError;
+use crate::routes::read_model::{fresh, projection_error};
 use crate::startup::AppState;
 use crate::views::{booking_view, money};
+use ledger_core::domain::BookingState;
+use projections::ReadModel;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReadQuery {
-    /// Read-your-writes cursor. Bookings are read from their stream, which is always
-    /// current, so any cursor a command returned is already reached.
-    #[allow(dead_code)]
+    /// Read-your-writes: wait (up to 2 s) until the read model has reached this cursor.
     pub min_cursor: Option<String>,
 }
 
@@ -30,19 +33,32 @@ pub async fn get(
     query: web::Query<ReadQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Customer, Role::Operator, Role::Auditor])?;
-    if let Some(c) = &query.min_cursor {
-        ledger_store::Cursor::parse(c)
-            .map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))?;
-    }
     let id = booking_id(&path)?;
-    let booking = read_booking(&state, &id).await?;
-    let placed = booking
-        .placed
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
+    let read = fresh(
+        &state,
+        ReadModel::BookingStatus,
+        query.min_cursor.as_deref(),
+    )
+    .await?;
+    let not_found = || ApiError::not_found("booking_not_found", "no such booking");
+    let row = read
+        .engine
+        .state(
+            ReadModel::BookingStatus,
+            read.generation,
+            id.stream_id().as_str(),
+        )
+        .await
+        .map_err(projection_error)?
+        .ok_or_else(not_found)?;
+    let booking: BookingState = serde_json::from_value(row).map_err(|e| {
+        tracing::error!(error = %e, "unreadable booking in the read model");
+        ApiError::internal()
+    })?;
+    let placed = booking.placed.as_ref().ok_or_else(not_found)?;
     let privileged = principal.has(Role::Operator) || principal.has(Role::Auditor);
     if !privileged && placed.customer != principal.sub() {
-        return Err(ApiError::not_found("booking_not_found", "no such booking"));
+        return Err(not_found());
     }
     let mut view = booking_view(&id, &booking, state.clock.now());
     let paid = booking
@@ -57,11 +73,6 @@ pub async fn get(
         })
         .collect();
     view["payments"] = payments.into();
-    view["as_of"] = state
-        .store
-        .last_cursor(&[id.stream_id()])
-        .await?
-        .map(|c| c.to_string())
-        .into();
+    read.stamp(&mut view);
     Ok(HttpResponse::Ok().json(view))
 }

@@ -1,17 +1,18 @@
 //! `GET /v1/coupons?state=active|exhausted|expired` (operator). The state is derived from
 //! the clock at query time (`valid_until`, live claims): no cron marks coupons expired.
+//! Served from the `coupons` read model; `min_cursor` waits as it does for bookings.
 
 use actix_web::{web, HttpResponse};
 use ledger_core::domain::{CouponListState, CouponState};
-use ledger_core::{Category, StreamId};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Principal, Role};
-use crate::commands::aggregate::load;
 use crate::error::ApiError;
+use crate::routes::read_model::{fresh, projection_error};
 use crate::startup::AppState;
 use crate::views::coupon_view;
+use projections::ReadModel;
 
 /// Most coupons one listing returns.
 const MAX_LISTED_COUPONS: i64 = 1000;
@@ -20,11 +21,13 @@ const MAX_LISTED_COUPONS: i64 = 1000;
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub state: Option<CouponListState>,
+    /// Read-your-writes: wait (up to 2 s) until the read model has reached this cursor.
+    pub min_cursor: Option<String>,
 }
 
 /// Coupons by derived state (operator): `active`, `exhausted` or `expired` (from the clock).
 #[utoipa::path(get, path = "/v1/coupons", security(("bearer" = [])),
-    params(("state" = Option<String>, Query, description = "active | exhausted | expired")),
+    params(("state" = Option<String>, Query, description = "active | exhausted | expired"), ("min_cursor" = Option<String>, Query)),
     responses((status = 200, description = "coupons and as_of")))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -32,24 +35,25 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Operator])?;
-    let heads = state
-        .store
-        .list_heads(Category::Coupon, None, "", MAX_LISTED_COUPONS)
-        .await?;
+    let read = fresh(&state, ReadModel::Coupons, query.min_cursor.as_deref()).await?;
+    let rows = read
+        .engine
+        .states_page(ReadModel::Coupons, read.generation, MAX_LISTED_COUPONS)
+        .await
+        .map_err(projection_error)?;
     let now = state.clock.now();
     let mut coupons = Vec::new();
-    for head in &heads {
-        let coupon: CouponState = load(&state.store, head).await?;
+    for (_, row) in rows {
+        let coupon: CouponState = serde_json::from_value(row).map_err(|e| {
+            tracing::error!(error = %e, "unreadable coupon in the read model");
+            ApiError::internal()
+        })?;
         let listed = coupon.list_state(now);
         if listed.is_some() && (query.state.is_none() || listed == query.state) {
             coupons.push(coupon_view(&coupon, now));
         }
     }
-    let streams: Vec<StreamId> = heads.iter().map(|h| h.stream_id.clone()).collect();
-    let as_of = state
-        .store
-        .last_cursor(&streams)
-        .await?
-        .map(|c| c.to_string());
-    Ok(HttpResponse::Ok().json(json!({"coupons": coupons, "as_of": as_of})))
+    let mut body = json!({"coupons": coupons});
+    read.stamp(&mut body);
+    Ok(HttpResponse::Ok().json(body))
 }

@@ -17,6 +17,7 @@ pub mod bookings;
 pub mod coupons;
 pub mod health;
 pub mod metrics;
+pub mod read_model;
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::not_found("not_found", format!("no route for {}", req.path())).error_response()
