@@ -204,3 +204,37 @@ async fn an_activity_lists_its_slots_in_a_window_by_start_time() {
     assert_eq!(none, json!([]));
     app.stop().await;
 }
+
+/// `min_cursor` waits at most 2 s, then answers with what the read model has and
+/// `"stale": true`; a malformed cursor is 400.
+#[tokio::test]
+async fn an_unreachable_min_cursor_answers_stale_after_the_bound() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    put_slot(&app, "st1", 2).await;
+    let (_, b) = book(&app, &customer(1), "k", &[("st1", 1)]).await;
+    let id = b["booking_id"].as_str().unwrap();
+    let fresh = format!(
+        "/v1/bookings/{id}?min_cursor={}",
+        b["cursor"].as_str().unwrap()
+    );
+    let (status, read) = status_json(app.get(&fresh, Some(&customer(1))).await).await;
+    assert_eq!((status, read.get("stale")), (200, None), "{read}");
+    let future = format!("/v1/bookings/{id}?min_cursor={}", "7".repeat(32));
+    let started = std::time::Instant::now();
+    let (status, read) = status_json(app.get(&future, Some(&customer(1))).await).await;
+    assert_eq!(
+        (status, read["stale"].as_bool()),
+        (200, Some(true)),
+        "{read}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_millis(1900)
+            && waited < std::time::Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(read["status"], "held", "answers with what it has");
+    let bad = "/v1/slots/st1/availability?min_cursor=nope";
+    assert_eq!(status_json(app.get(bad, None).await).await.0, 400);
+    app.stop().await;
+}
