@@ -1,7 +1,7 @@
 //! Prometheus metrics: request counts and latency per route pattern, bookings by outcome.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Latency buckets in seconds: a booking takes milliseconds; above a second is a fault.
@@ -14,6 +14,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     pub latency: HistogramVec,
     pub bookings: IntCounterVec,
+    /// Events each projection generation has not applied yet (set at scrape time).
+    pub projection_lag: IntGaugeVec,
 }
 
 impl Metrics {
@@ -44,7 +46,16 @@ impl Metrics {
             &["outcome"],
         )
         .expect("valid metric");
+        let projection_lag = IntGaugeVec::new(
+            Opts::new(
+                "ledger_projection_lag_events",
+                "Events a projection generation has not applied yet",
+            ),
+            &["projection", "generation", "state"],
+        )
+        .expect("valid metric");
         for m in [
+            Box::new(projection_lag.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(bookings.clone()),
@@ -56,6 +67,7 @@ impl Metrics {
             requests,
             latency,
             bookings,
+            projection_lag,
         }
     }
 

@@ -195,6 +195,21 @@ async fn metrics_count_requests_per_route_and_bookings_by_outcome() {
         "{text}"
     );
     assert!(text.contains("ledger_http_request_duration_seconds_bucket"));
+    // A read through the read model builds it; its lag is on /metrics (0 once caught up).
+    crate::api_support::availability(&app, "m1").await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"ledger_projection_lag_events{generation="1",projection="slot_availability",state="live"} 0"#),
+        "{text}"
+    );
     app.stop().await;
 }
 

@@ -6,7 +6,27 @@ use crate::metrics::Metrics;
 
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", responses((status = 200, description = "metrics")))]
-pub async fn render(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn render(
+    metrics: web::Data<Metrics>,
+    state: web::Data<crate::startup::AppState>,
+) -> HttpResponse {
+    // Lag is read at scrape time; a database that does not answer leaves the gauge as it was.
+    let engine = projections::Engine::new(state.store.clone());
+    metrics.projection_lag.reset();
+    for model in projections::ReadModel::ALL {
+        let Ok(generations) = engine.generations(model).await else {
+            break;
+        };
+        for g in generations {
+            if let Ok(lag) = engine.lag(&g).await {
+                let generation = g.generation.to_string();
+                metrics
+                    .projection_lag
+                    .with_label_values(&[model.name(), generation.as_str(), g.state.as_str()])
+                    .set(lag);
+            }
+        }
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
