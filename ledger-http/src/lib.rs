@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod outbox;
+pub mod projector;
 pub mod providers;
 pub mod routes;
 pub mod secrets;

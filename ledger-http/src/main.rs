@@ -78,7 +78,10 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     }
     let engine = projections::Engine::new(state.store.clone());
     engine.ensure().await.context("building the read models")?;
-    let projector = actix_web::rt::spawn(run_projections(engine));
+    let projector = actix_web::rt::spawn(ledger_http::projector::run(
+        state.clone(),
+        ledger_http::projector::POLL_INTERVAL,
+    ));
     let sweeper = actix_web::rt::spawn(sweeper::run(state.clone()));
     let outbox = actix_web::rt::spawn(outbox::run(state, outbox::OutboxSettings::default()));
     let served = app.run_until_stopped().await;
@@ -89,21 +92,4 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     // Stopping the private cluster blocks until it has shut down.
     tokio::task::spawn_blocking(move || drop(db)).await?;
     served.context("serving HTTP")
-}
-
-/// Pause between projection passes when they have caught up.
-const PROJECTION_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
-
-/// Keeps every read model generation caught up with the feed.
-async fn run_projections(engine: projections::Engine) {
-    loop {
-        match engine.step_all().await {
-            Ok(0) => tokio::time::sleep(PROJECTION_INTERVAL).await,
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "projection pass failed");
-                tokio::time::sleep(PROJECTION_INTERVAL).await;
-            }
-        }
-    }
 }

@@ -32,6 +32,8 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// Client for provider APIs (Mercado Pago payments, the panel); per-call timeouts.
     pub http: reqwest::Client,
+    /// Signalled after every commit of this process, to wake the projection runner.
+    pub commits: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            commits: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

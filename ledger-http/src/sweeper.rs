@@ -114,5 +114,6 @@ async fn expire_one(state: &AppState, stream: &StreamId) -> Result<bool, ApiErro
         wake,
     )?);
     locked.commit(batch).await?;
+    state.commits.notify_one();
     Ok(!events.is_empty())
 }

@@ -395,3 +395,38 @@ async fn diff_reports_a_row_corrupted_by_hand() {
     );
     app.stop().await;
 }
+
+/// The runner is woken by this process's commits, not only by its poll: with a 60 s poll,
+/// a booking still reaches the read model within moments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_commit_wakes_the_projection_runner() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let engine = Engine::new(app.state.store.clone());
+    engine.ensure().await.unwrap();
+    let runner = tokio::spawn(ledger_http::projector::run(
+        app.state.clone(),
+        std::time::Duration::from_secs(60),
+    ));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // let it settle into its wait
+    put_slot(&app, "wake", 2).await;
+    let (_, booked) = book(&app, &customer(1), "w", &[("wake", 1)]).await;
+    let cursor = ledger_store::Cursor::parse(booked["cursor"].as_str().unwrap()).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let live = engine
+            .live(ReadModel::SlotAvailability)
+            .await
+            .unwrap()
+            .unwrap();
+        if live.checkpoint >= cursor {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the runner was not woken by the commit"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    runner.abort();
+    app.stop().await;
+}

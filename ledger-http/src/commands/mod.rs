@@ -151,6 +151,7 @@ pub async fn execute(
     batch.dedup = dedup;
     match locked.commit(batch).await {
         Ok(committed) => {
+            state.commits.notify_one();
             let mut body = reply.body;
             if let (true, Some(cursor), Value::Object(map)) =
                 (reply.with_cursor, committed.cursor, &mut body)

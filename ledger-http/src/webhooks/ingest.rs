@@ -117,7 +117,11 @@ pub async fn ingest(
         dedup: Some(dedup),
         outcome: None,
     };
-    match locked.commit(batch).await {
+    let committed = locked.commit(batch).await;
+    if committed.is_ok() {
+        state.commits.notify_one();
+    }
+    match committed {
         Ok(_) if transitions.outcome == IngestOutcome::Applied => Ok(Ingested::Applied),
         Ok(_) => Ok(Ingested::Ignored),
         Err(StoreError::Duplicate { .. }) => Ok(Ingested::Duplicate),

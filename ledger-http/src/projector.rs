@@ -1,0 +1,30 @@
+//! Keeps every read-model generation caught up with the feed. Woken at once by this
+//! process's own commits (`AppState::commits`), and by a poll for commits made elsewhere
+//! (other replicas, the CLI). Not PostgreSQL NOTIFY: it takes a cluster-wide lock at every
+//! commit, which a hot slot would pay for.
+
+use std::time::Duration;
+
+use crate::startup::AppState;
+
+/// Fallback poll when nothing local woke the runner (commits by other processes).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Steps every generation until the task is dropped; sleeps only when caught up.
+pub async fn run(state: AppState, poll: Duration) {
+    let engine = projections::Engine::new(state.store.clone());
+    loop {
+        // Registered before stepping, so a commit during the step is not missed.
+        let woken = state.commits.notified();
+        match engine.step_all().await {
+            Ok(0) => {
+                let _ = tokio::time::timeout(poll, woken).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "projection pass failed");
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+}
