@@ -106,29 +106,49 @@ where
         version: e.stream_version,
         reason,
     };
+    // Each stream's state is decoded once, evolved through all its events of the page,
+    // and encoded once (not a JSON round trip per event).
+    let mut working: HashMap<&str, (i64, S, &RecordedEvent)> = HashMap::new();
     for e in events {
-        let fe = e;
-        let row = rows.entry(e.stream_id.to_string()).or_insert_with(|| Row {
-            version: 0,
-            state: serde_json::to_value(S::default()).unwrap_or(Value::Null),
-            key: None,
-            at: None,
-        });
-        if e.stream_version <= row.version {
+        let id = e.stream_id.as_str();
+        if !working.contains_key(id) {
+            let (version, state) = match rows.get(id) {
+                Some(row) => (
+                    row.version,
+                    serde_json::from_value(row.state.clone())
+                        .map_err(|err| fail(e, err.to_string()))?,
+                ),
+                None => (0, S::default()),
+            };
+            working.insert(id, (version, state, e));
+        }
+        let Some((version, state, last)) = working.get_mut(id) else {
+            continue;
+        };
+        if e.stream_version <= *version {
             continue;
         }
-        let mut state: S =
-            serde_json::from_value(row.state.clone()).map_err(|err| fail(fe, err.to_string()))?;
         let event = S::Event::decode(&e.event_type, e.schema_version, &e.payload)
-            .map_err(|err| fail(fe, err.to_string()))?;
+            .map_err(|err| fail(e, err.to_string()))?;
         state.evolve(&event);
+        *version = e.stream_version;
+        *last = e;
+    }
+    for (id, (version, state, last)) in working {
+        if rows.get(id).is_some_and(|r| r.version == version) {
+            continue; // nothing new for this stream
+        }
         let (key, at) = columns(&state);
-        *row = Row {
-            version: e.stream_version,
-            state: serde_json::to_value(&state).map_err(|err| fail(fe, err.to_string()))?,
-            key,
-            at,
-        };
+        let encoded = serde_json::to_value(&state).map_err(|err| fail(last, err.to_string()))?;
+        rows.insert(
+            id.to_owned(),
+            Row {
+                version,
+                state: encoded,
+                key,
+                at,
+            },
+        );
     }
     Ok(())
 }
