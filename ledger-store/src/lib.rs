@@ -7,6 +7,7 @@
 //! configured ([`embedded`]). It knows nothing about HTTP.
 
 mod append;
+pub mod bench;
 pub mod bootstrap;
 mod clock;
 mod cursor;

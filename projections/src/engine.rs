@@ -13,9 +13,10 @@ use serde_json::Value;
 use crate::models::{booking_columns, coupon_columns, slot_columns, ReadModel};
 use crate::sql;
 
-/// Events per step: one transaction applies at most this many (bounded memory and lock
-/// time; large enough that a rebuild is not dominated by per-batch overhead).
-pub const BATCH_EVENTS: i64 = 1000;
+/// Events per step: one transaction applies at most this many. Each step costs about
+/// eight round trips whatever its size, so small pages dominate a rebuild (1 000: 167k
+/// events/s; 5 000: 232k events/s, BENCHMARKS.md); a page of 5 000 is a few MB.
+pub const BATCH_EVENTS: i64 = 5000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
