@@ -9,16 +9,27 @@ use crate::startup::AppState;
 
 /// Fallback poll when nothing local woke the runner (commits by other processes).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// After a wake-up the commit may not be visible in the feed yet (an older transaction
+/// still open holds the feed back), so the runner keeps trying this often…
+const EAGER_RETRY: Duration = Duration::from_millis(20);
+/// …for this long before it falls back to waiting for the next wake-up or poll.
+const EAGER_WINDOW: Duration = Duration::from_secs(2);
 
 /// Steps every generation until the task is dropped; sleeps only when caught up.
 pub async fn run(state: AppState, poll: Duration) {
     let engine = projections::Engine::new(state.store.clone());
+    let mut eager_until = std::time::Instant::now();
     loop {
         // Registered before stepping, so a commit during the step is not missed.
         let woken = state.commits.notified();
         match engine.step_all().await {
+            Ok(0) if std::time::Instant::now() < eager_until => {
+                tokio::time::sleep(EAGER_RETRY).await
+            }
             Ok(0) => {
-                let _ = tokio::time::timeout(poll, woken).await;
+                if tokio::time::timeout(poll, woken).await.is_ok() {
+                    eager_until = std::time::Instant::now() + EAGER_WINDOW;
+                }
             }
             Ok(_) => {}
             Err(e) => {
