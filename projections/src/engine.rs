@@ -1,11 +1,12 @@
 //! The engine: generations, checkpointed steps, catch-up, rebuild and swap.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use ledger_core::domain::{BookingState, CouponState, DomainEvent, Evolve, SlotState};
 use ledger_core::RecordedEvent;
-use ledger_store::{Cursor, FeedEvent, Store, StoreError};
+use ledger_store::{Cursor, FeedEvent, FeedPage, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -14,8 +15,8 @@ use crate::models::{booking_columns, coupon_columns, slot_columns, ReadModel};
 use crate::sql;
 
 /// Events per step: one transaction applies at most this many. Each step costs about
-/// eight round trips whatever its size, so small pages dominate a rebuild (1 000: 167k
-/// events/s; 5 000: 232k events/s, BENCHMARKS.md); a page of 5 000 is a few MB.
+/// eight round trips whatever its size, so small pages slow a rebuild down (1 000 vs 5 000:
+/// 167k vs 232k events/s, BENCHMARKS.md); a page of 5 000 is a few MB.
 pub const BATCH_EVENTS: i64 = 5000;
 
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +95,7 @@ type Columns<S> = fn(&S) -> (Option<String>, Option<DateTime<Utc>>);
 /// states. Events at or below a stored version are skipped (already applied).
 fn fold<S>(
     model: ReadModel,
-    events: &[RecordedEvent],
+    events: &[Cow<'_, RecordedEvent>],
     rows: &mut HashMap<String, Row>,
     columns: Columns<S>,
 ) -> Result<(), ProjectionError>
@@ -111,6 +112,7 @@ where
     // and encoded once (not a JSON round trip per event).
     let mut working: HashMap<&str, (i64, S, &RecordedEvent)> = HashMap::new();
     for e in events {
+        let e: &RecordedEvent = e;
         let id = e.stream_id.as_str();
         if !working.contains_key(id) {
             let (version, state) = match rows.get(id) {
@@ -166,12 +168,12 @@ impl Engine {
     /// in the page are not exactly the next versions in order, the versions in between are
     /// read from the stream itself: they are committed, because the stream lock
     /// serialised their transactions before the one whose event is in hand.
-    async fn in_version_order(
+    async fn in_version_order<'a>(
         &self,
-        page: &[&FeedEvent],
+        page: &[&'a FeedEvent],
         rows: &HashMap<String, Row>,
-    ) -> Result<Vec<RecordedEvent>, ProjectionError> {
-        let mut by_stream: std::collections::BTreeMap<String, Vec<&RecordedEvent>> =
+    ) -> Result<Vec<Cow<'a, RecordedEvent>>, ProjectionError> {
+        let mut by_stream: std::collections::BTreeMap<String, Vec<&'a RecordedEvent>> =
             std::collections::BTreeMap::new();
         for fe in page {
             by_stream
@@ -190,7 +192,7 @@ impl Engine {
             if target <= stored {
                 continue;
             }
-            let next: Vec<&RecordedEvent> = events
+            let next: Vec<&'a RecordedEvent> = events
                 .iter()
                 .copied()
                 .filter(|e| e.stream_version > stored)
@@ -200,7 +202,7 @@ impl Engine {
                 .enumerate()
                 .all(|(i, e)| e.stream_version == stored + 1 + i as i64);
             if consecutive {
-                out.extend(next.into_iter().cloned());
+                out.extend(next.into_iter().map(Cow::Borrowed));
                 continue;
             }
             let missing = self
@@ -215,7 +217,7 @@ impl Engine {
                     reason: "versions missing from the stream".into(),
                 });
             }
-            out.extend(missing);
+            out.extend(missing.into_iter().map(Cow::Owned));
         }
         Ok(out)
     }
@@ -262,6 +264,19 @@ impl Engine {
         // Read before opening the transaction: an open transaction holding a row lock
         // would itself hold back the gap-free feed.
         let page = self.store.read_all(before.checkpoint, BATCH_EVENTS).await?;
+        self.apply_page(model, generation, before.checkpoint, &page)
+            .await
+    }
+
+    /// Applies `page` (read after `expected`) and moves the checkpoint to its end, in one
+    /// transaction; `Raced` if the checkpoint is no longer `expected`.
+    async fn apply_page(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        expected: Cursor,
+        page: &FeedPage,
+    ) -> Result<usize, ProjectionError> {
         if page.events.is_empty() {
             return Ok(0);
         }
@@ -277,7 +292,7 @@ impl Engine {
             .query_one(sql::LOCK_GENERATION, &[&model.name(), &generation])
             .await?;
         let checkpoint: &str = locked.try_get(0)?;
-        if checkpoint != before.checkpoint.to_string() {
+        if checkpoint != expected.to_string() {
             return Err(ProjectionError::Raced);
         }
         if !mine.is_empty() {
@@ -337,13 +352,28 @@ impl Engine {
         generation: i32,
     ) -> Result<usize, ProjectionError> {
         let mut total = 0;
-        loop {
-            match self.step(model, generation).await {
-                Ok(0) => return Ok(total),
-                Ok(n) => total += n,
-                Err(ProjectionError::Raced) => continue,
-                Err(e) => return Err(e),
+        'restart: loop {
+            let before = self.generation(model, generation).await?;
+            if before.state == "retired" {
+                return Ok(total);
             }
+            let mut expected = before.checkpoint;
+            let mut page = self.store.read_all(expected, BATCH_EVENTS).await?;
+            // Pipelined: the next page is read while this one is applied.
+            while !page.events.is_empty() {
+                let (next, applied) = tokio::join!(
+                    self.store.read_all(page.next, BATCH_EVENTS),
+                    self.apply_page(model, generation, expected, &page)
+                );
+                match applied {
+                    Ok(n) => total += n,
+                    Err(ProjectionError::Raced) => continue 'restart,
+                    Err(e) => return Err(e),
+                }
+                expected = page.next;
+                page = next?;
+            }
+            return Ok(total);
         }
     }
 
