@@ -13,7 +13,8 @@ use ledger_core::{BookingId, Category, StreamId};
 use ledger_store::{AppendBatch, Wake};
 use serde_json::json;
 
-use crate::commands::aggregate::{append, load, load_locked};
+use crate::commands::aggregate::{append, load_locked};
+use crate::commands::bookings::find_booking;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -53,10 +54,9 @@ pub async fn sweep_once(state: &AppState) -> Result<usize, ApiError> {
 async fn expire_one(state: &AppState, stream: &StreamId) -> Result<bool, ApiError> {
     let store = &state.store;
     let id = BookingId::parse(stream.key()).map_err(|_| ApiError::internal())?;
-    let Some(head) = store.stream_head(stream).await? else {
+    let Some(before) = find_booking(state, &id).await? else {
         return Ok(false);
     };
-    let before: BookingState = load(store, &head).await?;
     let Some(placed) = &before.placed else {
         return Ok(false);
     };

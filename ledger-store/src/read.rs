@@ -157,20 +157,6 @@ impl Store {
         rows.iter().map(decode_head).collect()
     }
 
-    /// The feed cursor of the newest event of `streams`; `None` if they have no events.
-    pub async fn last_cursor(&self, streams: &[StreamId]) -> Result<Option<Cursor>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql::LAST_CURSOR).await?;
-        let ids: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
-        let Some(row) = client.query_opt(&stmt, &[&ids]).await? else {
-            return Ok(None);
-        };
-        let tx: &str = row.try_get(0)?;
-        Cursor::from_row(tx, row.try_get(1)?)
-            .map(Some)
-            .ok_or_else(|| corrupt("tx_id", tx))
-    }
-
     /// Whether an event carries this dedup key already (a fast answer for a redelivery;
     /// the unique constraint still decides at commit).
     pub async fn dedup_exists(&self, dedup: &DedupKey) -> Result<bool, StoreError> {

@@ -89,12 +89,6 @@ WHERE category = $1 AND ($2::text[] IS NULL OR snapshot #>> $2::text[] = $3)
   AND stream_id COLLATE \"C\" > $4
 ORDER BY stream_id COLLATE \"C\" LIMIT $5";
 
-/// Feed cursor of the newest event among some streams (the `as_of` of a view of them).
-pub const LAST_CURSOR: &str = "\
-SELECT tx_id::text AS tx_text, global_position FROM events
-WHERE stream_id = ANY($1::text[])
-ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1";
-
 pub const DEDUP_EXISTS: &str = "\
 SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
 

@@ -189,13 +189,27 @@ pub fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).map_err(|_| ApiError::not_found("booking_not_found", "no such booking"))
 }
 
+/// The booking (unlocked, from its snapshot or events), if its stream has any event.
+pub async fn find_booking(
+    state: &AppState,
+    id: &BookingId,
+) -> Result<Option<BookingState>, ApiError> {
+    match state
+        .store
+        .stream_head(&id.stream_id())
+        .await?
+        .filter(|h| h.version > 0)
+    {
+        Some(head) => Ok(Some(load(&state.store, &head).await?)),
+        None => Ok(None),
+    }
+}
+
 /// The booking (unlocked, from its snapshot or events), or 404.
 pub async fn read_booking(state: &AppState, id: &BookingId) -> Result<BookingState, ApiError> {
-    let head = state.store.stream_head(&id.stream_id()).await?;
-    let head = head
-        .filter(|h| h.version > 0)
-        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
-    load(&state.store, &head).await
+    find_booking(state, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))
 }
 
 /// Cancels a booking (owner before payment, operator any time) and releases its seats and

@@ -15,24 +15,10 @@ use ledger_store::Wake;
 use serde_json::json;
 
 use super::ingest::{ingest, Delivery, Ingested, Transitions};
-use crate::commands::aggregate::{append, load, load_locked};
+use crate::commands::aggregate::{append, load_locked};
+use crate::commands::bookings::find_booking;
 use crate::error::ApiError;
 use crate::startup::AppState;
-
-/// The booking as it stands (unlocked), if it was ever placed.
-async fn placed_booking(
-    state: &AppState,
-    id: &BookingId,
-) -> Result<Option<BookingState>, ApiError> {
-    let Some(head) = state.store.stream_head(&id.stream_id()).await? else {
-        return Ok(None);
-    };
-    if head.version == 0 {
-        return Ok(None);
-    }
-    let booking: BookingState = load(&state.store, &head).await?;
-    Ok(booking.placed.is_some().then_some(booking))
-}
 
 /// Records `delivery`; when it names a placed booking, applies `report` to it.
 pub async fn ingest_payment(
@@ -41,7 +27,9 @@ pub async fn ingest_payment(
     target: Option<(BookingId, PaymentReport)>,
 ) -> Result<Ingested, ApiError> {
     let placed = match &target {
-        Some((id, _)) => placed_booking(state, id).await?,
+        Some((id, _)) => find_booking(state, id)
+            .await?
+            .filter(|b| b.placed.is_some()),
         None => None,
     };
     let (Some((booking_id, report)), Some(before)) = (target, placed) else {
