@@ -13,7 +13,6 @@ use ledger_core::domain::BookingState;
 use ledger_core::webhook::sign_standard;
 use ledger_core::{BookingId, Category};
 use ledger_store::outbox::{OutboxItem, OutboxRow};
-use ledger_store::Cursor;
 use serde_json::{json, Value};
 
 use crate::commands::aggregate::load;
@@ -212,9 +211,4 @@ pub async fn run(state: AppState, settings: OutboxSettings) {
             tracing::warn!(error = %e, "outbox delivery pass failed");
         }
     }
-}
-
-/// The checkpoint's cursor, for tests and admin views.
-pub async fn checkpoint(state: &AppState) -> Result<Cursor, ApiError> {
-    Ok(state.store.checkpoint(CONSUMER).await?)
 }
