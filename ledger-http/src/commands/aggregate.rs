@@ -2,9 +2,7 @@
 //! snapshot, or by folding its events when the snapshot is missing or stale) and turn
 //! decided events into an append with the new snapshot.
 
-use ledger_core::domain::{
-    BookingEvent, BookingState, CouponEvent, CouponState, DomainEvent, SlotEvent, SlotState,
-};
+use ledger_core::domain::{DomainEvent, Evolve};
 use ledger_core::{EventId, StreamId};
 use ledger_store::{LockedStreams, NewEvent, Store, StreamAppend, StreamHead, Wake};
 use serde::de::DeserializeOwned;
@@ -16,32 +14,11 @@ use crate::error::ApiError;
 /// Events read per page when folding a stream without a usable snapshot.
 const FOLD_PAGE: i64 = 1000;
 
-/// A stream's decision state.
-pub trait Aggregate: Default + Serialize + DeserializeOwned {
-    type Event: DomainEvent;
-    fn apply(&mut self, event: &Self::Event);
-}
+/// A stream's decision state: the domain's `Evolve` (events and how they apply), stored as
+/// a JSON snapshot.
+pub trait Aggregate: Evolve + Serialize + DeserializeOwned {}
 
-impl Aggregate for SlotState {
-    type Event = SlotEvent;
-    fn apply(&mut self, event: &SlotEvent) {
-        SlotState::apply(self, event)
-    }
-}
-
-impl Aggregate for BookingState {
-    type Event = BookingEvent;
-    fn apply(&mut self, event: &BookingEvent) {
-        BookingState::apply(self, event)
-    }
-}
-
-impl Aggregate for CouponState {
-    type Event = CouponEvent;
-    fn apply(&mut self, event: &CouponEvent) {
-        CouponState::apply(self, event)
-    }
-}
+impl<S: Evolve + Serialize + DeserializeOwned> Aggregate for S {}
 
 fn corrupt(what: &str, stream: &StreamId, e: impl std::fmt::Display) -> ApiError {
     tracing::error!(stream = %stream, error = %e, "{what}");
@@ -81,7 +58,7 @@ pub async fn fold<A: Aggregate>(
         for e in page.iter().take_while(|e| e.stream_version <= version) {
             let event = A::Event::decode(&e.event_type, e.schema_version, &e.payload)
                 .map_err(|err| corrupt("undecodable event", stream, err))?;
-            state.apply(&event);
+            state.evolve(&event);
             next = e.stream_version + 1;
         }
     }
@@ -115,7 +92,7 @@ pub fn append<A: Aggregate>(
 ) -> Result<StreamAppend, ApiError> {
     let mut new_events = Vec::with_capacity(events.len());
     for event in events {
-        state.apply(event);
+        state.evolve(event);
         new_events.push(NewEvent {
             event_id: EventId::from_uuid(uuid::Uuid::now_v7()).map_err(|_| ApiError::internal())?,
             event_type: event.event_type().to_owned(),
