@@ -14,7 +14,7 @@ use ledger_store::{AppendBatch, Wake};
 use serde_json::json;
 
 use crate::commands::aggregate::{append, load_locked};
-use crate::commands::bookings::find_booking;
+use crate::commands::bookings::{find_booking, lock_set};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -60,9 +60,11 @@ async fn expire_one(state: &AppState, stream: &StreamId) -> Result<bool, ApiErro
     let Some(placed) = &before.placed else {
         return Ok(false);
     };
-    let mut streams: Vec<StreamId> = placed.items.iter().map(|i| i.slot_id.stream_id()).collect();
-    streams.push(stream.clone());
-    streams.extend(placed.coupon_code.iter().map(|c| c.stream_id()));
+    let streams = lock_set(
+        placed.items.iter().map(|i| &i.slot_id),
+        &id,
+        placed.coupon_code.as_ref(),
+    );
     let locked = store.lock(&streams).await?;
     let now = state.clock.now();
     let metadata = json!({"source": "sweeper"});

@@ -84,9 +84,7 @@ pub async fn place(
         })
         .transpose()?;
     let booking_id = BookingId::from_uuid(uuid::Uuid::now_v7());
-    let mut streams: Vec<StreamId> = items.iter().map(|(s, _)| s.stream_id()).collect();
-    streams.push(booking_id.stream_id());
-    streams.extend(coupon.iter().map(CouponCode::stream_id));
+    let streams = lock_set(items.iter().map(|(s, _)| s), &booking_id, coupon.as_ref());
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),
@@ -185,6 +183,19 @@ pub async fn place(
     response
 }
 
+/// The streams a booking's commands lock: its slots, itself and its coupon (the store
+/// sorts them).
+pub fn lock_set<'a>(
+    slots: impl IntoIterator<Item = &'a SlotId>,
+    booking: &BookingId,
+    coupon: Option<&CouponCode>,
+) -> Vec<StreamId> {
+    let mut streams: Vec<StreamId> = slots.into_iter().map(SlotId::stream_id).collect();
+    streams.push(booking.stream_id());
+    streams.extend(coupon.map(CouponCode::stream_id));
+    streams
+}
+
 pub fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).map_err(|_| ApiError::not_found("booking_not_found", "no such booking"))
 }
@@ -237,9 +248,7 @@ pub async fn cancel(
     }
     let slot_ids: Vec<SlotId> = placed.items.iter().map(|i| i.slot_id.clone()).collect();
     let coupon = placed.coupon_code.clone();
-    let mut streams: Vec<StreamId> = slot_ids.iter().map(SlotId::stream_id).collect();
-    streams.push(id.stream_id());
-    streams.extend(coupon.iter().map(CouponCode::stream_id));
+    let streams = lock_set(&slot_ids, &id, coupon.as_ref());
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),

@@ -10,13 +10,13 @@ use ledger_core::domain::{
     SlotState,
 };
 use ledger_core::provider_log::IngestOutcome;
-use ledger_core::{BookingId, SlotId, StreamId};
+use ledger_core::{BookingId, SlotId};
 use ledger_store::Wake;
 use serde_json::json;
 
 use super::ingest::{ingest, Delivery, Ingested, Transitions};
 use crate::commands::aggregate::{append, load_locked};
-use crate::commands::bookings::find_booking;
+use crate::commands::bookings::{find_booking, lock_set};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -38,9 +38,7 @@ pub async fn ingest_payment(
     let placed = before.placed.as_ref().ok_or_else(ApiError::internal)?;
     let slot_ids: Vec<SlotId> = placed.items.iter().map(|i| i.slot_id.clone()).collect();
     let coupon = placed.coupon_code.clone();
-    let mut streams: Vec<StreamId> = slot_ids.iter().map(SlotId::stream_id).collect();
-    streams.push(booking_id.stream_id());
-    streams.extend(coupon.iter().map(|c| c.stream_id()));
+    let streams = lock_set(&slot_ids, &booking_id, coupon.as_ref());
     delivery.booking_id = Some(booking_id.to_string());
     let metadata = json!({"source": delivery.source, "provider": delivery.provider, "provider_event_id": delivery.event_id});
     let store = &state.store;
