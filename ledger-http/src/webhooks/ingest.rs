@@ -109,9 +109,8 @@ pub async fn ingest(
     };
     // The log append comes first: the batch's dedup key goes on its first event.
     let mut appends = vec![StreamAppend::new(log, vec![received])];
-    appends.extend(transitions.appends.into_iter().filter(|a| {
-        !a.events.is_empty() || a.snapshot.is_some() || a.wake != ledger_store::Wake::Unchanged
-    }));
+    // Appends that change nothing are skipped by the store's commit plan.
+    appends.extend(transitions.appends);
     let batch = AppendBatch {
         streams: appends,
         dedup: Some(dedup),
