@@ -124,7 +124,7 @@ pub struct Committed {
 
 struct Statements {
     insert_events: Statement,
-    update_heads: Statement,
+    update_head: Statement,
     insert_outcome: Statement,
     select_outcome: Statement,
 }
@@ -180,11 +180,11 @@ impl Store {
     pub async fn lock(&self, streams: &[StreamId]) -> Result<LockedStreams, StoreError> {
         let ids = sorted_unique(streams)?;
         let conn = self.client().await?;
-        let (ensure, lock, insert_events, update_heads, insert_outcome, select_outcome) = tokio::try_join!(
+        let (ensure, lock, insert_events, update_head, insert_outcome, select_outcome) = tokio::try_join!(
             conn.prepare_cached(sql::ENSURE_STREAMS),
             conn.prepare_cached(sql::LOCK_STREAMS),
             conn.prepare_cached(sql::INSERT_EVENTS),
-            conn.prepare_cached(sql::UPDATE_HEADS),
+            conn.prepare_cached(sql::UPDATE_HEAD),
             conn.prepare_cached(sql::INSERT_OUTCOME),
             conn.prepare_cached(sql::SELECT_OUTCOME),
         )?;
@@ -192,7 +192,7 @@ impl Store {
             conn: Some(conn),
             statements: Statements {
                 insert_events,
-                update_heads,
+                update_head,
                 insert_outcome,
                 select_outcome,
             },
@@ -204,14 +204,16 @@ impl Store {
         let (ensure_params, lock_params): (&[&(dyn ToSql + Sync)], &[&(dyn ToSql + Sync)]) =
             (&[&names, &categories], &[&names]);
         let c = locked.conn();
-        // Pipelined: the INSERT commits on its own, then BEGIN, then the lock.
-        let (ensured, begun, rows) = tokio::join!(
-            c.execute(&ensure, ensure_params),
+        // Pipelined: BEGIN, the missing rows, the lock. The INSERT is inside the transaction
+        // so a new stream costs no commit (and no WAL flush) of its own; concurrent creators
+        // of one stream queue on its uncommitted row, in the same byte order as the lock.
+        let (begun, ensured, rows) = tokio::join!(
             c.batch_execute("BEGIN"),
+            c.execute(&ensure, ensure_params),
             c.query(&lock, lock_params),
         );
-        ensured?;
         begun?;
+        ensured?;
         let heads = rows?
             .iter()
             .map(decode_head)
@@ -307,23 +309,25 @@ impl LockedStreams {
             )
             .await
         };
+        let head_params: Vec<[&(dyn ToSql + Sync); 7]> = (0..plan.head_ids.len())
+            .map(|i| {
+                [
+                    &plan.head_ids[i] as &(dyn ToSql + Sync),
+                    &plan.head_versions[i],
+                    &plan.head_hashes[i],
+                    &plan.head_set_snapshot[i],
+                    &plan.head_snapshots[i],
+                    &plan.head_wake_modes[i],
+                    &plan.head_wakes[i],
+                ]
+            })
+            .collect();
         let update = async {
-            if plan.head_ids.is_empty() {
-                return Ok(0);
-            }
-            c.execute(
-                &st.update_heads,
-                &[
-                    &plan.head_ids,
-                    &plan.head_versions,
-                    &plan.head_hashes,
-                    &plan.head_set_snapshot,
-                    &plan.head_snapshots,
-                    &plan.head_wake_modes,
-                    &plan.head_wakes,
-                ],
-            )
-            .await
+            let heads = head_params.iter().map(|p| c.execute(&st.update_head, p));
+            // Polled in order on the first poll, so the updates go out in order.
+            futures_util::future::try_join_all(heads)
+                .await
+                .map(|counts| counts.into_iter().sum::<u64>())
         };
         let store_outcome = async {
             let Some((o, d)) = outcome else { return Ok(0) };

@@ -1,7 +1,7 @@
 //! Every SQL statement of the event store, in one place. All run as prepared statements.
 
-/// Creates missing stream rows; runs in its own implicit transaction, pipelined just before
-/// `BEGIN`, so a brand-new stream never needs an extra round trip.
+/// Creates missing stream rows, in byte order of `stream_id` (the caller sorts), inside the
+/// command's transaction and pipelined with the lock: no extra round trip or commit.
 pub const ENSURE_STREAMS: &str = "\
 INSERT INTO streams (stream_id, category)
 SELECT * FROM unnest($1::text[], $2::text[])
@@ -24,18 +24,18 @@ SELECT * FROM unnest($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::int4[],
                      $11::bytea[], $12::bytea[])
 RETURNING stream_id, stream_version, global_position, tx_id::text";
 
-/// `wake_mode`: 0 keeps `wake_at`, 1 sets it, 2 clears it.
-pub const UPDATE_HEADS: &str = "\
-UPDATE streams AS s
-SET version = u.version,
-    last_hash = u.last_hash,
-    snapshot = CASE WHEN u.set_snapshot THEN u.snapshot ELSE s.snapshot END,
-    snapshot_version = CASE WHEN u.set_snapshot THEN u.version ELSE s.snapshot_version END,
-    wake_at = CASE u.wake_mode WHEN 0 THEN s.wake_at WHEN 1 THEN u.wake_at ELSE NULL END
-FROM unnest($1::text[], $2::int8[], $3::bytea[], $4::bool[], $5::jsonb[], $6::int2[],
-            $7::timestamptz[])
-     AS u(stream_id, version, last_hash, set_snapshot, snapshot, wake_mode, wake_at)
-WHERE s.stream_id = u.stream_id";
+/// One stream's new head. `wake_mode`: 0 keeps `wake_at`, 1 sets it, 2 clears it. One
+/// statement per stream (pipelined, so no extra round trip): the primary-key equality
+/// always plans as an index lookup, whereas a join against `unnest` arrays let a generic
+/// plan cached while the table was small scan every stream on each commit (BENCHMARKS.md).
+pub const UPDATE_HEAD: &str = "\
+UPDATE streams
+SET version = $2,
+    last_hash = $3,
+    snapshot = CASE WHEN $4 THEN $5::jsonb ELSE snapshot END,
+    snapshot_version = CASE WHEN $4 THEN $2 ELSE snapshot_version END,
+    wake_at = CASE $6::int2 WHEN 0 THEN wake_at WHEN 1 THEN $7::timestamptz ELSE NULL END
+WHERE stream_id = $1";
 
 /// With `$6` true, the body gets a `cursor` member: the feed cursor of the last event this
 /// transaction inserted (the same text as `Cursor`'s Display), so a replayed outcome carries
