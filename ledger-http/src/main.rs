@@ -65,7 +65,8 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
         db.store.clone(),
         settings.hold_ttl,
         settings.default_time_zone,
-    );
+    )
+    .with_providers(settings.providers.clone());
     if demo_mode {
         demo::seed(&state).await.context("seeding demo data")?;
     }
