@@ -14,6 +14,11 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 const EAGER_RETRY: Duration = Duration::from_millis(20);
 /// …for this long before it falls back to waiting for the next wake-up or poll.
 const EAGER_WINDOW: Duration = Duration::from_secs(2);
+/// After a pass that applied something, the runner lets commits gather this long before
+/// the next pass: under load one pass then applies many commits in one transaction
+/// instead of one small transaction per commit (BENCHMARKS.md), at the cost of a few
+/// milliseconds of read-model lag.
+const GATHER: Duration = Duration::from_millis(10);
 
 /// Steps every generation until the task is dropped; sleeps only when caught up.
 pub async fn run(state: AppState, poll: Duration) {
@@ -31,7 +36,7 @@ pub async fn run(state: AppState, poll: Duration) {
                     eager_until = std::time::Instant::now() + EAGER_WINDOW;
                 }
             }
-            Ok(_) => {}
+            Ok(_) => tokio::time::sleep(GATHER).await,
             Err(e) => {
                 tracing::warn!(error = %e, "projection pass failed");
                 tokio::time::sleep(poll).await;
