@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 /// initdb and first start on a loaded 2-core machine.
 const READY_DEADLINE: Duration = Duration::from_secs(120);
 const EXIT_DEADLINE: Duration = Duration::from_secs(60);
+/// Provider settings come from the environment like everything else.
+const STRIPE_SECRET: &str = "whsec_binary_test";
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -35,6 +37,7 @@ fn spawn(dir: &Path, port: u16) -> Child {
         .env("LEDGER_DATA_DIR", dir)
         .env("LEDGER_BIND", format!("127.0.0.1:{port}"))
         .env("LEDGER_LOG_FORMAT", "json")
+        .env("LEDGER_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -108,6 +111,29 @@ async fn run_command_serves_ready_on_its_own_cluster_and_stops_it_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(booked.status(), 201, "{}", booked.text().await.unwrap());
+
+    // The binary honours provider settings from its environment (it once built its state
+    // without them and answered every webhook 503 provider_not_configured).
+    let event =
+        r#"{"id":"evt_binary_1","object":"event","type":"customer.created","data":{"object":{}}}"#;
+    let signature = ledger_core::webhook::sign_stripe(
+        event.as_bytes(),
+        STRIPE_SECRET,
+        chrono::Utc::now().timestamp(),
+    );
+    let delivered = http
+        .post(format!("http://127.0.0.1:{port}/v1/webhooks/stripe"))
+        .header("content-type", "application/json")
+        .header("Stripe-Signature", signature)
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(delivered.status(), 200);
+    assert_eq!(
+        delivered.json::<serde_json::Value>().await.unwrap()["status"],
+        "ignored"
+    );
 
     let pid_file = std::fs::read_dir(&dir)
         .unwrap()
