@@ -1,73 +1,41 @@
-//! `ledger-bench`: benchmarks run against a private, throw-away PostgreSQL cluster on this
-//! machine (never a server you care about). `rebuild`: loads a synthetic history
-//! (default 1,000,000 events), times a plain scan of the events table to the client, then
-//! a full rebuild of the slot read model, and prints both rates and their ratio.
-//! Build with `--release`; see BENCHMARKS.md for the command and recorded figures.
+//! `rebuild`: loads a synthetic history (1,000 slot streams × 1,000 events by default),
+//! times a plain scan of the events table to the client, then a full rebuild of the slot
+//! read model, in the same run.
 
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
-use ledger_store::embedded::{ClusterOptions, Durability, EmbeddedCluster};
-use ledger_store::{bench, bootstrap, Store, StoreSettings};
+use ledger_store::bench;
 use projections::{Engine, ReadModel};
+
+use crate::checks;
+use crate::harness::Bench;
 
 /// Events per slot stream in the synthetic history.
 const EVENTS_PER_STREAM: i64 = 1000;
 
-#[derive(Parser)]
-#[command(name = "ledger-bench", about = "Benchmarks of the reservation ledger")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+pub struct RebuildReport {
+    pub events: u64,
+    pub scan_secs: f64,
+    pub rebuild_secs: f64,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Projection rebuild vs. a sequential scan of the same events.
-    Rebuild {
-        /// Events to load (rounded to whole streams of 1000).
-        #[arg(long, default_value_t = 1_000_000)]
-        events: i64,
-    },
-}
-
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    match cli.command {
-        Command::Rebuild { events } => runtime.block_on(rebuild(events)),
+impl RebuildReport {
+    pub fn scan_rate(&self) -> f64 {
+        self.events as f64 / self.scan_secs
+    }
+    pub fn rebuild_rate(&self) -> f64 {
+        self.events as f64 / self.rebuild_secs
+    }
+    pub fn ratio(&self) -> f64 {
+        self.rebuild_secs / self.scan_secs
     }
 }
 
-async fn rebuild(events: i64) -> anyhow::Result<()> {
-    let dir = std::env::current_dir()?
-        .join(".ledger")
-        .join(format!("bench-{}", std::process::id()));
-    let opts = ClusterOptions {
-        dir: dir.clone(),
-        durability: Durability::Ephemeral,
-    };
-    let mut cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts)).await??;
-    let result = run(&cluster, events).await;
-    cluster.stop();
-    let _ = std::fs::remove_dir_all(cluster.dir());
-    result
-}
-
-async fn run(cluster: &EmbeddedCluster, events: i64) -> anyhow::Result<()> {
-    bootstrap::ensure_database(&cluster.pg_config("postgres"), "bench").await?;
-    let pg = cluster.pg_config("bench");
-    ledger_store::migrate(&pg).await?;
-    let store = Store::connect(
-        pg,
-        &StoreSettings {
-            statement_timeout: std::time::Duration::from_secs(600),
-            ..StoreSettings::default()
-        },
-    )?;
+pub async fn run(events: i64) -> anyhow::Result<RebuildReport> {
+    // The ledger tables are re-created by the load; fsync does not matter to a read test.
+    let bench = Bench::start("rebuild", ledger_store::embedded::Durability::Ephemeral).await?;
+    let store = bench.store()?;
     let streams = (events / EVENTS_PER_STREAM).max(1);
     let started = Instant::now();
     let loaded = bench::load_synthetic_slots(&store, streams, EVENTS_PER_STREAM)
@@ -102,18 +70,14 @@ async fn run(cluster: &EmbeddedCluster, events: i64) -> anyhow::Result<()> {
         applied as i64 == loaded,
         "rebuild read {applied} of {loaded} events"
     );
-
-    let rate = |n: f64, s: f64| n / s;
-    println!("| step | events | seconds | events/s |");
-    println!("|---|---|---|---|");
-    println!(
-        "| sequential scan to the client | {scanned} | {scan_secs:.2} | {:.0} |",
-        rate(scanned as f64, scan_secs)
+    anyhow::ensure!(
+        scanned as i64 == loaded,
+        "the scan read {scanned} of {loaded} events"
     );
-    println!(
-        "| rebuild of slot_availability | {applied} | {rebuild_secs:.2} | {:.0} |",
-        rate(applied as f64, rebuild_secs)
-    );
-    println!("\nrebuild / scan time: {:.2}×", rebuild_secs / scan_secs);
-    Ok(())
+    checks::verify(&store).await?;
+    Ok(RebuildReport {
+        events: applied as u64,
+        scan_secs,
+        rebuild_secs,
+    })
 }

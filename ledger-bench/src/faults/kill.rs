@@ -1,0 +1,292 @@
+//! `kill`: `kill -9` of the service every 1–4 s (random) under booking + webhook load,
+//! restarted on the same port each time. Booking clients retry with the same idempotency
+//! key and body until acknowledged (201 or 409 `sold_out`); payers deliver a Stripe
+//! payment for every other 201 until it is answered 200. Afterwards every acknowledged
+//! booking exists exactly once, no slot is oversold, each paid booking was paid exactly
+//! once, and `verify` is clean.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ledger_store::embedded::Durability;
+use tokio::sync::mpsc;
+
+use super::{
+    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify, customers,
+    deliver_until_acked, operator, secs, tally, Acked, Answer, Delivered, FaultReport, Outcome,
+    Rng,
+};
+use crate::harness::{free_port, stripe_paid, Api, Bench, Service, ServiceOptions};
+
+/// Booking clients, each with its own customer token.
+const CLIENTS: usize = 8;
+/// Concurrent payers.
+const PAYERS: usize = 4;
+/// Seats per slot.
+const CAPACITY: u32 = 20;
+/// Requests aimed at each slot before the next: 25 for 20 seats, so about one in five
+/// is answered 409 `sold_out` all through the run.
+const PER_SLOT: u64 = 25;
+/// A client starts a new request at most this often (the load is paced so that it lasts
+/// as long as the kills, whatever the build).
+const PACE: Duration = Duration::from_millis(40);
+/// A request not acknowledged in this long fails the run (the service did not come back).
+const GIVE_UP: Duration = Duration::from_secs(60);
+/// Random time between kills.
+const KILL_MIN: Duration = Duration::from_secs(1);
+const KILL_MAX: Duration = Duration::from_secs(4);
+
+#[derive(Default)]
+struct Seen {
+    /// Labels of attempts that were retried.
+    retried: Mutex<Vec<String>>,
+    attempts: AtomicU64,
+}
+
+pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
+    println!("\n## kill: kill -9 the service {cycles} times under booking + webhook load\n");
+    let bench = Bench::start("kill", Durability::Durable).await?;
+    let options = ServiceOptions {
+        panel_url: None,
+        bind: Some(free_port()?),
+    };
+    let mut service = Service::start(&bench, &options).await?;
+    let api = Api::new(service.base_url())?;
+    let operator = operator(&bench);
+    // Enough slots for the paced load over the longest run; past them requests wrap
+    // around onto full slots (more `sold_out`, still acknowledgements).
+    let slot_count = (cycles * 40).max(40);
+    let slots = Arc::new(
+        api.put_slots(&operator, "kill", slot_count, CAPACITY)
+            .await?,
+    );
+    let tokens = Arc::new(customers(&bench, "kill", CLIENTS));
+    println!(
+        "{CLIENTS} booking clients (one seat each, {PER_SLOT} requests per slot of {CAPACITY}, ≤ 1 new request per {} ms each), {PAYERS} payers (every other 201); {slot_count} slots",
+        PACE.as_millis()
+    );
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(0));
+    let seen = Arc::new(Seen::default());
+    let (pay_tx, pay_rx) = mpsc::unbounded_channel::<(u64, String, i64)>();
+    let started = Instant::now();
+
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let (api, slots, tokens, stop, next, seen, pay_tx) = (
+            api.clone(),
+            slots.clone(),
+            tokens.clone(),
+            stop.clone(),
+            next.clone(),
+            seen.clone(),
+            pay_tx.clone(),
+        );
+        clients.spawn(async move {
+            let mut acked = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let began = tokio::time::Instant::now();
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                let slot = &slots[((seq / PER_SLOT) % slots.len() as u64) as usize];
+                let key = format!("kill-{seq}");
+                let mut watch = |a: &Answer, _: Instant, _: Instant| {
+                    seen.attempts.fetch_add(1, Ordering::Relaxed);
+                    if a.retryable() {
+                        seen.retried.lock().unwrap().push(a.label.clone());
+                    }
+                };
+                let a = book_until_acked(
+                    &api,
+                    &tokens[client],
+                    client,
+                    &key,
+                    slot,
+                    GIVE_UP,
+                    &mut watch,
+                )
+                .await?;
+                if let Outcome::Created {
+                    booking_id,
+                    amount_minor,
+                    ..
+                } = &a.outcome
+                {
+                    if seq % 2 == 0 {
+                        let _ = pay_tx.send((seq, booking_id.clone(), *amount_minor));
+                    }
+                }
+                acked.push(a);
+                tokio::time::sleep_until(began + PACE).await;
+            }
+            anyhow::Ok(acked)
+        });
+    }
+    drop(pay_tx);
+
+    let pay_rx = Arc::new(tokio::sync::Mutex::new(pay_rx));
+    let mut payers = tokio::task::JoinSet::new();
+    for _ in 0..PAYERS {
+        let (api, pay_rx) = (api.clone(), pay_rx.clone());
+        payers.spawn(async move {
+            let mut paid: Vec<(String, Delivered)> = Vec::new();
+            loop {
+                let Some((seq, booking_id, amount)) = pay_rx.lock().await.recv().await else {
+                    break;
+                };
+                let event = stripe_paid(&format!("evt_kill_{seq}"), &booking_id, amount);
+                let d =
+                    deliver_until_acked(&api, &event, Duration::from_millis(100), GIVE_UP).await?;
+                paid.push((booking_id, d));
+            }
+            anyhow::Ok(paid)
+        });
+    }
+
+    // The killer.
+    let (mut rng, seed) = Rng::seeded();
+    println!(
+        "kill intervals: random {}–{} s (seed {seed})",
+        KILL_MIN.as_secs(),
+        KILL_MAX.as_secs()
+    );
+    let mut restarts = Vec::with_capacity(cycles);
+    for cycle in 1..=cycles {
+        let wait = rng.between(KILL_MIN, KILL_MAX);
+        tokio::time::sleep(wait).await;
+        let pid = service.pid();
+        service.kill9()?;
+        let killed = Instant::now();
+        service = restart(&bench, &options).await?;
+        restarts.push(killed.elapsed());
+        println!(
+            "cycle {cycle:>2}/{cycles}: SIGKILL pid {pid} after {:.1} s; restarted as pid {}, ready in {}; {} requests started so far",
+            wait.as_secs_f64(),
+            service.pid(),
+            secs(killed.elapsed()),
+            next.load(Ordering::Relaxed)
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let load_secs = started.elapsed();
+
+    let mut acked: Vec<Acked> = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        acked.extend(done??);
+    }
+    let mut paid: Vec<(String, Delivered)> = Vec::new();
+    while let Some(done) = payers.join_next().await {
+        paid.extend(done??);
+    }
+    println!(
+        "load stopped after {}; all clients and payers drained; checking…",
+        secs(load_secs)
+    );
+
+    // The acknowledgements.
+    let created = acked.iter().filter(|a| a.booking_id().is_some()).count();
+    let sold_out = acked.len() - created;
+    let retried = seen.retried.lock().unwrap().clone();
+    let replayed_acks = acked.iter().filter(|a| a.replayed).count();
+    let retried_acks = acked.iter().filter(|a| a.attempts > 1).count();
+    let paid_ids: HashSet<String> = paid.iter().map(|(id, _)| id.clone()).collect();
+    let first_time_duplicates = paid
+        .iter()
+        .filter(|(_, d)| d.status == "duplicate" && d.attempts == 1)
+        .count();
+    check!(
+        first_time_duplicates == 0,
+        "{first_time_duplicates} payments answered `duplicate` to their first delivery"
+    );
+    check!(
+        paid_ids.len() == paid.len(),
+        "a booking was paid by two events"
+    );
+    let delivery_retries: usize = paid.iter().map(|(_, d)| d.retried.len()).sum();
+    let paid_statuses = tally(paid.iter().map(|(_, d)| d.status.as_str()));
+    println!(
+        "booking requests acknowledged: {} ({created} × 201, {sold_out} × 409 sold_out) in {} attempts; {} retried attempts ({}); {retried_acks} requests needed a retry, {replayed_acks} of them acknowledged by a replay of a commit the client never heard of",
+        acked.len(),
+        seen.attempts.load(Ordering::Relaxed),
+        retried.len(),
+        tally(retried.iter().map(String::as_str))
+    );
+    println!(
+        "payments acknowledged: {} ({paid_statuses}) after {delivery_retries} retried deliveries",
+        paid.len()
+    );
+    check!(
+        created > 0 && sold_out > 0,
+        "the load saw {created} 201s and {sold_out} sold_out: not a meaningful run"
+    );
+
+    let expected = |id: &str| {
+        if paid_ids.contains(id) {
+            "paid"
+        } else {
+            "held"
+        }
+    };
+    let (replays, empty) =
+        check_acknowledged(&api, &bench, &operator, &tokens, &acked, &expected).await?;
+    println!(
+        "every 201 exists once with the expected status; booking streams with events = the {created} acknowledged 201s ({empty} empty stream rows left by sold-out or uncommitted attempts); {replays} keys replayed to their first answer"
+    );
+    let (slot_n, seats) = check_slots(&bench, &slots, &acked, &paid_ids).await?;
+    println!("{slot_n} slots: none over capacity; {seats} seats held + confirmed = the acknowledged 201s");
+    check_paid_once(&bench, &paid_ids).await?;
+    println!(
+        "BookingPaid exactly once for each of the {} paid bookings",
+        paid_ids.len()
+    );
+    check_verify(&bench).await?;
+    println!("ledger-replay verify: clean");
+    service.stop().await?;
+
+    let mean_restart = restarts.iter().sum::<Duration>() / restarts.len().max(1) as u32;
+    let max_restart = restarts.iter().max().copied().unwrap_or_default();
+    let by_label: BTreeMap<&str, usize> = retried.iter().fold(BTreeMap::new(), |mut m, l| {
+        *m.entry(l.as_str()).or_default() += 1;
+        m
+    });
+    let report = FaultReport::passed(
+        "kill",
+        format!(
+            "`kill -9` × {cycles} at random 1–4 s intervals over {:.0} s, restart on the same port each time (ready again in {} mean, {} max); {CLIENTS} booking clients + {PAYERS} Stripe payers",
+            load_secs.as_secs_f64(),
+            secs(mean_restart),
+            secs(max_restart)
+        ),
+        format!(
+            "{} booking requests acknowledged ({created} × 201, {sold_out} × 409 sold_out) after {} retried attempts ({}), {replayed_acks} acknowledged by replay of a lost answer; each 201 exists exactly once (GET, replay of its key = same booking_id, booking streams = {created}); no slot oversold ({slot_n} slots, seats = 201s); {} payments ({paid_statuses}, {delivery_retries} retried) → BookingPaid once each; verify clean",
+            acked.len(),
+            retried.len(),
+            by_label
+                .iter()
+                .map(|(l, n)| format!("{l} × {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            paid.len()
+        ),
+        "pass".into(),
+    );
+    report.print();
+    Ok(report)
+}
+
+/// Starts the service again on the same port (a few tries: the port may linger briefly).
+async fn restart(bench: &Bench, options: &ServiceOptions) -> anyhow::Result<Service> {
+    let mut last = None;
+    for _ in 0..5 {
+        match Service::start(bench, options).await {
+            Ok(service) => return Ok(service),
+            Err(e) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    Err(last.expect("at least one try"))
+}

@@ -1,0 +1,146 @@
+//! `ledger-faults`: the fault-injection suite. Each fault runs on its own private cluster
+//! against the `ledger-http` binary beside this one, prints what it injected, what it
+//! checked and the result. Exit 0: every check held; 1: a check failed; 2: a run could not
+//! be set up. `scripts/fault-suite` builds release binaries and runs `all`; see
+//! RELIABILITY.md. Not part of the default tests.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use ledger_bench::faults::{self, FaultReport};
+use ledger_bench::harness::Service;
+
+#[derive(Parser)]
+#[command(
+    name = "ledger-faults",
+    about = "Fault injection against the reservation ledger: kill -9, PostgreSQL restart, webhook storm, panel outage"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone, Copy)]
+struct KillArgs {
+    /// Kill -9 / restart cycles.
+    #[arg(long, default_value_t = 20)]
+    cycles: usize,
+}
+
+#[derive(Args, Clone, Copy)]
+struct PanelArgs {
+    /// How long the panel stays unreachable.
+    #[arg(long, default_value_t = 60)]
+    down_seconds: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// kill -9 the service every 1–4 s under booking + webhook load, restarting it.
+    Kill {
+        #[command(flatten)]
+        kill: KillArgs,
+    },
+    /// Stop PostgreSQL under load for ~3 s, then start it again.
+    Postgres,
+    /// 10,000 concurrent deliveries of 1,000 distinct Stripe webhooks.
+    Storm,
+    /// The panel unreachable, then back: the outbox backs off and then delivers.
+    Panel {
+        #[command(flatten)]
+        panel: PanelArgs,
+    },
+    /// Every fault in turn, then a markdown summary table.
+    All {
+        #[command(flatten)]
+        kill: KillArgs,
+        #[command(flatten)]
+        panel: PanelArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Before any thread or child exists: the service inherits the raised limit.
+    faults::raise_open_files_limit();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ledger-faults: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !Service::is_release() {
+        eprintln!("ledger-faults: the service is a debug build: timings are for smoke runs only");
+    }
+    let reports = runtime.block_on(run(cli.command));
+    let failed = reports
+        .iter()
+        .filter_map(|r| r.failure)
+        .collect::<Vec<bool>>();
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else if failed.iter().any(|check| *check) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::from(2)
+    }
+}
+
+async fn run(command: Command) -> Vec<FaultReport> {
+    match command {
+        Command::Kill { kill } => vec![one("kill", faults::kill(kill.cycles)).await],
+        Command::Postgres => vec![one("postgres", faults::postgres()).await],
+        Command::Storm => vec![one("storm", faults::storm()).await],
+        Command::Panel { panel } => vec![
+            one(
+                "panel",
+                faults::panel(Duration::from_secs(panel.down_seconds)),
+            )
+            .await,
+        ],
+        Command::All { kill, panel } => {
+            let started = Instant::now();
+            let reports = vec![
+                one("kill", faults::kill(kill.cycles)).await,
+                one("postgres", faults::postgres()).await,
+                one("storm", faults::storm()).await,
+                one(
+                    "panel",
+                    faults::panel(Duration::from_secs(panel.down_seconds)),
+                )
+                .await,
+            ];
+            println!(
+                "\n## Summary ({:.0} s, {} build)\n",
+                started.elapsed().as_secs_f64(),
+                if Service::is_release() {
+                    "release"
+                } else {
+                    "debug"
+                }
+            );
+            print!("{}", faults::summary_table(&reports));
+            reports
+        }
+    }
+}
+
+/// Runs one fault; a failure becomes its report (and is printed) instead of ending the run.
+async fn one(
+    name: &'static str,
+    fault: impl std::future::Future<Output = anyhow::Result<FaultReport>>,
+) -> FaultReport {
+    match fault.await {
+        Ok(report) => report,
+        Err(e) => {
+            let report = FaultReport::failed(name, &e);
+            eprintln!("\nledger-faults: {name}: {}", report.result);
+            report
+        }
+    }
+}

@@ -1,0 +1,492 @@
+//! What every benchmark and fault run stands on: a private PostgreSQL cluster of its own
+//! ([`Bench`]), the real `ledger-http` binary started against it as a child process
+//! ([`Service`]), and the HTTP calls a client makes ([`Api`]).
+
+use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::Utc;
+use ledger_core::webhook::sign_stripe;
+use ledger_http::auth::dev::DevKeys;
+use ledger_http::demo::{DEMO_AUDIENCE, DEMO_ISSUER};
+use ledger_store::embedded::{ClusterOptions, Durability, EmbeddedCluster};
+use ledger_store::{bootstrap, PgConfig, Store, StoreSettings};
+use serde_json::{json, Value};
+
+/// The ledger's database inside a bench cluster.
+pub const DB: &str = "ledger";
+/// The Stripe webhook secret the service is started with.
+pub const STRIPE_SECRET: &str = "whsec_ledger_bench";
+/// The secret outbound panel deliveries are signed with.
+pub const PANEL_OUTBOUND_SECRET: &str = "whsec_bGVkZ2VyLWJlbmNoLXBhbmVs";
+/// Every slot the harness schedules sells in this currency at this price.
+pub const CURRENCY: &str = "ARS";
+pub const PRICE_MINOR: i64 = 450_000;
+/// Bench tokens outlive any run.
+const TOKEN_TTL_SECS: i64 = 6 * 3600;
+/// How long a starting service may take to answer `/health/ready`.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A private cluster under `.ledger/bench-<pid>-<label>`, migrated, with dev signing keys.
+/// Dropping it stops the cluster and removes the folder.
+pub struct Bench {
+    cluster: Option<EmbeddedCluster>,
+    options: ClusterOptions,
+    keys: DevKeys,
+}
+
+impl Bench {
+    pub async fn start(label: &str, durability: Durability) -> anyhow::Result<Bench> {
+        let dir = std::env::current_dir()?
+            .join(".ledger")
+            .join(format!("bench-{}-{label}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        let options = ClusterOptions { dir, durability };
+        let cluster = start_cluster(options.clone()).await?;
+        bootstrap::ensure_database(&cluster.pg_config("postgres"), DB).await?;
+        ledger_store::migrate(&cluster.pg_config(DB)).await?;
+        let keys = DevKeys::load_or_create(&options.dir.join("keys"))?;
+        // Diagnosis: every statement's plan and duration in postgres.log (with
+        // LEDGER_BENCH_KEEP=1 to keep it). Slows everything down; never for figures.
+        if std::env::var_os("LEDGER_BENCH_EXPLAIN").is_some() {
+            let c = ledger_store::connect_one(&cluster.pg_config(DB)).await?;
+            for q in [
+                "LOAD 'auto_explain'",
+                "ALTER SYSTEM SET session_preload_libraries = 'auto_explain'",
+                "ALTER SYSTEM SET auto_explain.log_min_duration = 0",
+                "SELECT pg_reload_conf()",
+            ] {
+                c.simple_query(q).await?;
+            }
+        }
+        Ok(Bench {
+            cluster: Some(cluster),
+            options,
+            keys,
+        })
+    }
+
+    /// The folder holding the cluster, keys and service logs.
+    pub fn dir(&self) -> &Path {
+        &self.options.dir
+    }
+
+    fn cluster(&self) -> &EmbeddedCluster {
+        self.cluster.as_ref().expect("the bench cluster is running")
+    }
+
+    pub fn pg_config(&self, dbname: &str) -> PgConfig {
+        self.cluster().pg_config(dbname)
+    }
+
+    /// A libpq key/value connection string for `dbname` (the socket folder has no spaces).
+    pub fn database_url(&self, dbname: &str) -> String {
+        format!(
+            "host={} port={} user={} dbname={dbname}",
+            self.options.dir.display(),
+            self.port(),
+            self.user()
+        )
+    }
+
+    pub fn port(&self) -> u16 {
+        self.pg_config(DB)
+            .get_ports()
+            .first()
+            .copied()
+            .unwrap_or(5432)
+    }
+
+    pub fn user(&self) -> String {
+        self.pg_config(DB)
+            .get_user()
+            .unwrap_or("postgres")
+            .to_owned()
+    }
+
+    /// A store on the ledger database, for checks after a run.
+    pub fn store(&self) -> anyhow::Result<Store> {
+        Ok(Store::connect(
+            self.pg_config(DB),
+            &StoreSettings {
+                statement_timeout: Duration::from_secs(600),
+                ..StoreSettings::default()
+            },
+        )?)
+    }
+
+    /// Stops PostgreSQL (fast shutdown); the data stays.
+    pub async fn stop_database(&mut self) -> anyhow::Result<()> {
+        if let Some(mut cluster) = self.cluster.take() {
+            tokio::task::spawn_blocking(move || cluster.stop()).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts PostgreSQL again on the same data.
+    pub async fn start_database(&mut self) -> anyhow::Result<()> {
+        if self.cluster.is_none() {
+            self.cluster = Some(start_cluster(self.options.clone()).await?);
+        }
+        Ok(())
+    }
+
+    /// An ES256 token the service accepts.
+    pub fn token(&self, sub: &str, roles: &[&str]) -> String {
+        self.keys.token(
+            DEMO_ISSUER,
+            DEMO_AUDIENCE,
+            sub,
+            roles,
+            TOKEN_TTL_SECS,
+            Utc::now().timestamp(),
+        )
+    }
+
+    pub fn jwks_path(&self) -> &Path {
+        self.keys.jwks_path()
+    }
+
+    /// Path of a PostgreSQL client program (`pgbench`, `psql`) beside the server's.
+    pub fn pg_program(name: &str) -> anyhow::Result<PathBuf> {
+        let bins = ledger_store::embedded::PgBinaries::locate()?;
+        let path = bins.bindir().join(name);
+        anyhow::ensure!(path.is_file(), "{} not found", path.display());
+        Ok(path)
+    }
+}
+
+impl Drop for Bench {
+    fn drop(&mut self) {
+        if let Some(mut cluster) = self.cluster.take() {
+            cluster.stop();
+        }
+        if std::env::var_os("LEDGER_BENCH_KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.options.dir);
+        }
+    }
+}
+
+async fn start_cluster(options: ClusterOptions) -> anyhow::Result<EmbeddedCluster> {
+    tokio::task::spawn_blocking(move || EmbeddedCluster::start(options))
+        .await?
+        .context("starting the bench cluster")
+}
+
+/// Extra settings for a service start.
+#[derive(Debug, Clone, Default)]
+pub struct ServiceOptions {
+    /// `LEDGER_PANEL_API_URL` (outbound deliveries), signed with [`PANEL_OUTBOUND_SECRET`].
+    pub panel_url: Option<String>,
+    /// Keep the same port across restarts (fault runs); a free one otherwise.
+    pub bind: Option<SocketAddr>,
+}
+
+/// The release `ledger-http` binary, running as a child against a [`Bench`] cluster.
+/// Killed if the bench process dies (parent-death signal) or the value is dropped.
+pub struct Service {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Service {
+    /// `ledger-http` beside this executable (`cargo build --release` builds both).
+    pub fn binary() -> anyhow::Result<PathBuf> {
+        let exe = std::env::current_exe()?;
+        let path = exe.with_file_name("ledger-http");
+        if !path.is_file() {
+            bail!(
+                "{} not found: build it first (cargo build --release -p ledger-http -p ledger-bench)",
+                path.display()
+            );
+        }
+        Ok(path)
+    }
+
+    /// Whether the service binary is an optimised build (figures from a debug build are
+    /// only good for smoke runs).
+    pub fn is_release() -> bool {
+        Service::binary()
+            .map(|p| p.components().any(|c| c.as_os_str() == "release"))
+            .unwrap_or(false)
+    }
+
+    pub async fn start(bench: &Bench, options: &ServiceOptions) -> anyhow::Result<Service> {
+        let addr = match options.bind {
+            Some(addr) => addr,
+            None => free_port()?,
+        };
+        let log_path = bench.dir().join("service.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)?;
+        let mut command = std::process::Command::new(Service::binary()?);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("DATABASE_URL", bench.database_url(DB))
+            .env("LEDGER_BIND", addr.to_string())
+            .env("LEDGER_DATA_DIR", bench.dir().join("service"))
+            .env("LEDGER_JWKS_FILE", bench.jwks_path())
+            .env("LEDGER_JWT_ISSUER", DEMO_ISSUER)
+            .env("LEDGER_JWT_AUDIENCE", DEMO_AUDIENCE)
+            .env("LEDGER_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+            .env("LEDGER_LOG_FORMAT", "json")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if let Some(url) = &options.panel_url {
+            command
+                .env("LEDGER_PANEL_API_URL", url)
+                .env("LEDGER_PANEL_OUTBOUND_SECRET", PANEL_OUTBOUND_SECRET);
+        }
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().context("starting ledger-http")?;
+        let mut service = Service { child, addr };
+        service.wait_ready(&log_path).await?;
+        Ok(service)
+    }
+
+    async fn wait_ready(&mut self, log_path: &Path) -> anyhow::Result<()> {
+        let http = reqwest::Client::new();
+        let url = format!("{}/health/ready", self.base_url());
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!(
+                    "ledger-http exited during start-up ({status}); log: {}",
+                    log_path.display()
+                );
+            }
+            if let Ok(resp) = http.get(&url).timeout(Duration::from_secs(2)).send().await {
+                if resp.status().is_success() {
+                    return Ok(());
+                }
+            }
+            if started.elapsed() > READY_TIMEOUT {
+                bail!(
+                    "ledger-http not ready after {READY_TIMEOUT:?}; log: {}",
+                    log_path.display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The process's peak resident set (`VmHWM`), in KiB.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// SIGKILL, no chance to clean up.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM and wait (SIGKILL after 10 s).
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        // SAFETY: signalling our own child by pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        let started = Instant::now();
+        while self.child.try_wait()?.is_none() {
+            if started.elapsed() > Duration::from_secs(10) {
+                self.child.kill()?;
+                self.child.wait()?;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+/// The calls a client of the service makes.
+#[derive(Clone)]
+pub struct Api {
+    pub http: reqwest::Client,
+    base: String,
+}
+
+impl Api {
+    pub fn new(base: String) -> anyhow::Result<Api> {
+        let http = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(4096)
+            .timeout(Duration::from_secs(30))
+            .build()?;
+        Ok(Api { http, base })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Schedules (or updates) a slot 30 days ahead; `capacity` seats at [`PRICE_MINOR`].
+    pub async fn put_slot(
+        &self,
+        operator: &str,
+        slot_id: &str,
+        capacity: u32,
+    ) -> anyhow::Result<()> {
+        let starts_at = (Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+        let resp = self
+            .http
+            .put(self.url(&format!("/v1/slots/{slot_id}")))
+            .bearer_auth(operator)
+            .json(&json!({
+                "activity_id": "bench-activity",
+                "starts_at": starts_at,
+                "capacity": capacity,
+                "price": {"amount_minor": PRICE_MINOR, "currency": CURRENCY},
+                "time_zone": "America/Argentina/Buenos_Aires",
+                "cutoff": {"kind": "minutes_before", "minutes": 60},
+            }))
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!(
+                "PUT slot {slot_id}: {status} {}",
+                resp.text().await.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// Schedules `count` slots named `<prefix>-<n>`, eight requests at a time.
+    pub async fn put_slots(
+        &self,
+        operator: &str,
+        prefix: &str,
+        count: usize,
+        capacity: u32,
+    ) -> anyhow::Result<Vec<String>> {
+        let ids: Vec<String> = (0..count).map(|n| format!("{prefix}-{n}")).collect();
+        let mut pending = tokio::task::JoinSet::new();
+        for chunk in ids.chunks(count.div_ceil(8).max(1)) {
+            let (api, operator, chunk) = (self.clone(), operator.to_owned(), chunk.to_vec());
+            pending.spawn(async move {
+                for id in chunk {
+                    api.put_slot(&operator, &id, capacity).await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = pending.join_next().await {
+            done??;
+        }
+        Ok(ids)
+    }
+
+    /// `POST /v1/bookings` for `seats` on one slot.
+    pub fn booking(
+        &self,
+        customer: &str,
+        key: &str,
+        slot_id: &str,
+        seats: u32,
+    ) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url("/v1/bookings"))
+            .bearer_auth(customer)
+            .header("Idempotency-Key", format!("\"{key}\""))
+            .json(&json!({"items": [{"slot_id": slot_id, "seats": seats}]}))
+    }
+
+    /// A Stripe delivery of `event`, signed now.
+    pub fn stripe(&self, event: &Value) -> reqwest::RequestBuilder {
+        let raw = event.to_string();
+        let signature = sign_stripe(raw.as_bytes(), STRIPE_SECRET, Utc::now().timestamp());
+        self.http
+            .post(self.url("/v1/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .header("Stripe-Signature", signature)
+            .body(raw)
+    }
+
+    /// A JSON GET, with its status.
+    pub async fn get(&self, token: Option<&str>, path: &str) -> anyhow::Result<(u16, Value)> {
+        let mut req = self.http.get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+}
+
+/// The Stripe event a provider sends when `booking_id` is paid in full.
+pub fn stripe_paid(event_id: &str, booking_id: &str, amount_minor: i64) -> Value {
+    json!({
+        "id": event_id,
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {
+            "id": format!("pi_{booking_id}"),
+            "object": "payment_intent",
+            "amount": amount_minor,
+            "amount_received": amount_minor,
+            "currency": CURRENCY.to_ascii_lowercase(),
+            "metadata": {"booking_id": booking_id},
+        }},
+    })
+}
+
+/// Cluster durability for benchmark runs: PostgreSQL's defaults (fsync on), so the service
+/// and the pgbench baseline pay the same commit cost. `LEDGER_BENCH_FSYNC=off` runs both
+/// without fsync instead, to tell the disk's share of a latency from the rest.
+pub fn bench_durability() -> Durability {
+    match std::env::var("LEDGER_BENCH_FSYNC").as_deref() {
+        Ok("off") => Durability::Ephemeral,
+        _ => Durability::Durable,
+    }
+}

@@ -1,0 +1,371 @@
+//! The HTTP scenarios. Each one: a private cluster, the release service on loopback, seed
+//! data over the API, the load (not timed: seeding; timed: the load after a warm-up), the
+//! service's peak RSS, checks (counts against the ledger, `ledger-replay verify`), then
+//! the service is stopped and pgbench measures the same cluster's ceiling.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, ensure};
+use serde_json::Value;
+
+use crate::checks;
+use crate::harness::{bench_durability, stripe_paid, Api, Bench, Service, ServiceOptions};
+use crate::load::{self, Measured};
+use crate::pgbench::{self, Baseline};
+
+/// A run's shape.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    pub clients: usize,
+    pub warmup: Duration,
+    pub duration: Duration,
+}
+
+/// What a scenario reports.
+pub struct Report {
+    pub name: &'static str,
+    pub measured: Measured,
+    pub peak_rss_kib: Option<u64>,
+    /// The pgbench baseline's TPS and what it was.
+    pub baseline: Option<(Baseline, f64)>,
+    /// The goal as text and whether it was met.
+    pub goal: (String, bool),
+    /// What was checked after the run.
+    pub checked: String,
+}
+
+impl Report {
+    pub fn ratio(&self) -> Option<f64> {
+        self.baseline
+            .map(|(_, tps)| self.measured.throughput() / tps)
+    }
+
+    pub fn print(&self) {
+        let m = &self.measured;
+        println!("\n## {}\n", self.name);
+        println!("| requests | seconds | req/s | p50 / p95 / p99 / max (ms) | peak RSS (MiB) |");
+        println!("|---|---|---|---|---|");
+        println!(
+            "| {} | {:.1} | {:.0} | {} | {} |",
+            m.count(),
+            m.seconds,
+            m.throughput(),
+            m.latency_line(),
+            self.peak_rss_kib
+                .map(|k| format!("{:.1}", k as f64 / 1024.0))
+                .unwrap_or_else(|| "?".into())
+        );
+        println!("\noutcomes: {:?}", m.outcomes);
+        if let Some((baseline, tps)) = self.baseline {
+            println!(
+                "baseline: {} = {tps:.0} TPS; service / baseline = {:.2}×",
+                baseline.describe(),
+                self.ratio().unwrap_or(0.0)
+            );
+        }
+        println!(
+            "goal: {} — {}",
+            self.goal.0,
+            if self.goal.1 { "met" } else { "NOT MET" }
+        );
+        println!("checked: {}", self.checked);
+    }
+}
+
+fn operator(bench: &Bench) -> String {
+    bench.token("bench-operator", &["operator"])
+}
+
+fn customers(bench: &Bench, n: usize) -> Arc<Vec<String>> {
+    Arc::new(
+        (0..n)
+            .map(|i| bench.token(&format!("bench-customer-{i}"), &["customer"]))
+            .collect(),
+    )
+}
+
+/// A cheap, well-spread index: the n-th request of a client picks slot `mix(client, n) % k`.
+fn mix(client: usize, n: u64) -> u64 {
+    let mut x =
+        (client as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ n.wrapping_add(0xD1B5_4A32_D192_ED03);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^ (x >> 29)
+}
+
+/// `spread`: one-seat bookings across `slots` slots, unique idempotency keys.
+pub async fn spread(shape: Shape, slots: usize) -> anyhow::Result<Report> {
+    let bench = Bench::start("spread", bench_durability()).await?;
+    let service = Service::start(&bench, &ServiceOptions::default()).await?;
+    let api = Api::new(service.base_url())?;
+    let slot_ids = Arc::new(
+        api.put_slots(&operator(&bench), "spread", slots, 10_000)
+            .await?,
+    );
+    let tokens = customers(&bench, shape.clients);
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let measured = {
+        let (api, slot_ids, tokens) = (api.clone(), slot_ids.clone(), tokens.clone());
+        load::closed_loop(
+            shape.clients,
+            shape.warmup,
+            shape.duration,
+            move |client, n| {
+                let slot = &slot_ids[(mix(client, n) % slot_ids.len() as u64) as usize];
+                let req = api.booking(&tokens[client], &format!("{run_id}-{client}-{n}"), slot, 1);
+                async move { Some(load::label(req.send().await).await.0) }
+            },
+        )
+        .await
+    };
+    let peak = service.peak_rss_kib();
+    service.stop().await?;
+    let unexpected = measured.unexpected(&["201"]);
+    ensure!(
+        unexpected.is_empty(),
+        "spread: unexpected answers: {unexpected}"
+    );
+    let store = bench.store()?;
+    let mut seats = 0;
+    for slot in slot_ids.iter() {
+        let (held, confirmed, capacity) = checks::slot_seats(&store, slot).await?;
+        ensure!(held + confirmed <= capacity, "slot {slot} oversold");
+        seats += held + confirmed;
+    }
+    let created = booking_streams(&store).await?;
+    ensure!(
+        seats == created,
+        "{seats} seats held for {created} bookings"
+    );
+    checks::verify(&store).await?;
+    let tps = pgbench::run(
+        &bench,
+        Baseline::SimpleUpdate,
+        shape.clients,
+        shape.duration,
+    )
+    .await?;
+    let ratio = measured.throughput() / tps;
+    Ok(Report {
+        name: "spread",
+        peak_rss_kib: peak,
+        baseline: Some((Baseline::SimpleUpdate, tps)),
+        goal: ("≥ 1.0× the baseline's TPS".into(), ratio >= 1.0),
+        checked: format!(
+            "every answer 201; {created} bookings = {seats} seats held across {slots} slots, none over capacity; verify clean"
+        ),
+        measured,
+    })
+}
+
+/// Booking streams in the ledger.
+async fn booking_streams(store: &ledger_store::Store) -> anyhow::Result<u64> {
+    let n: i64 = store
+        .client()
+        .await?
+        .query_one(
+            "SELECT count(*) FROM streams WHERE stream_id LIKE 'booking-%'",
+            &[],
+        )
+        .await?
+        .get(0);
+    Ok(n as u64)
+}
+
+/// Seats per hot slot: the domain's largest capacity. "Effectively unlimited" is met by
+/// moving to the next slot of the same size every `HOT_CAPACITY` bookings.
+const HOT_CAPACITY: u32 = ledger_core::MAX_CAPACITY;
+
+/// `hot`: every booking on one slot at a time.
+pub async fn hot(shape: Shape) -> anyhow::Result<Report> {
+    let bench = Bench::start("hot", bench_durability()).await?;
+    let service = Service::start(&bench, &ServiceOptions::default()).await?;
+    let api = Api::new(service.base_url())?;
+    // Enough slots for 20k bookings/s over the run; only the ones reached get traffic.
+    let needed = (20_000.0 * (shape.duration + shape.warmup).as_secs_f64()
+        / f64::from(HOT_CAPACITY))
+    .ceil() as usize;
+    let slot_ids = Arc::new(
+        api.put_slots(&operator(&bench), "hot", needed.max(1), HOT_CAPACITY)
+            .await?,
+    );
+    let tokens = customers(&bench, shape.clients);
+    let next = Arc::new(AtomicU64::new(0));
+    let run_id = uuid::Uuid::now_v7().simple().to_string();
+    let measured = {
+        let (api, slot_ids, tokens, next) =
+            (api.clone(), slot_ids.clone(), tokens.clone(), next.clone());
+        load::closed_loop(
+            shape.clients,
+            shape.warmup,
+            shape.duration,
+            move |client, n| {
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                let slot = slot_ids
+                    .get((seq / u64::from(HOT_CAPACITY)) as usize)
+                    .cloned();
+                let req = slot.map(|slot| {
+                    api.booking(&tokens[client], &format!("{run_id}-{client}-{n}"), &slot, 1)
+                });
+                async move {
+                    match req {
+                        Some(req) => Some(load::label(req.send().await).await.0),
+                        None => None,
+                    }
+                }
+            },
+        )
+        .await
+    };
+    let peak = service.peak_rss_kib();
+    service.stop().await?;
+    let unexpected = measured.unexpected(&["201"]);
+    ensure!(
+        unexpected.is_empty(),
+        "hot: unexpected answers: {unexpected}"
+    );
+    let store = bench.store()?;
+    let mut held_total = 0;
+    let mut oversold = 0;
+    for slot in slot_ids.iter() {
+        let (held, confirmed, capacity) = checks::slot_seats(&store, slot).await?;
+        oversold += (held + confirmed).saturating_sub(capacity);
+        held_total += held + confirmed;
+    }
+    let created = booking_streams(&store).await?;
+    ensure!(oversold == 0, "hot: {oversold} seats oversold");
+    ensure!(
+        held_total == created,
+        "hot: {held_total} seats held for {created} bookings"
+    );
+    checks::verify(&store).await?;
+    let tps = pgbench::run(&bench, Baseline::HotRow, shape.clients, shape.duration).await?;
+    let ratio = measured.throughput() / tps;
+    Ok(Report {
+        name: "hot",
+        peak_rss_kib: peak,
+        baseline: Some((Baseline::HotRow, tps)),
+        goal: ("≥ 0.8× the baseline; oversold = 0".into(), ratio >= 0.8 && oversold == 0),
+        checked: format!(
+            "every answer 201; oversold = {oversold}; {created} bookings = {held_total} seats held on {} slot(s) of {HOT_CAPACITY}; verify clean",
+            held_total.div_ceil(u64::from(HOT_CAPACITY))
+        ),
+        measured,
+    })
+}
+
+/// `webhooks`: signed Stripe `payment_intent.succeeded` deliveries at `rate`/s, open loop,
+/// every tenth a repeat of an earlier delivery.
+pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
+    let bench = Bench::start("webhooks", bench_durability()).await?;
+    let service = Service::start(&bench, &ServiceOptions::default()).await?;
+    let api = Api::new(service.base_url())?;
+    let total = (rate * duration.as_secs_f64()).round() as u64;
+    let distinct = total - total / 10;
+    // Seed one held booking per distinct delivery (not timed).
+    let slots = api
+        .put_slots(&operator(&bench), "paid", 100, 10_000)
+        .await?;
+    let tokens = customers(&bench, 8);
+    let bookings = Arc::new(seed_bookings(&api, &tokens, &slots, distinct as usize).await?);
+    let (amount, _) = bookings[0];
+    let measured = {
+        let api = api.clone();
+        let bookings = bookings.clone();
+        load::open_loop(rate, duration, move |n| {
+            // Delivery n: every tenth repeats one sent shortly before; the rest are new.
+            let fresh = n - n / 10;
+            let index = if n % 10 == 9 {
+                fresh.saturating_sub(1 + n % 7)
+            } else {
+                fresh.min(distinct - 1)
+            };
+            let (amount, booking) = &bookings[index as usize];
+            let event = stripe_paid(&format!("evt_bench_{index}"), booking, *amount);
+            let req = api.stripe(&event);
+            async move {
+                let (label, body) = load::label(req.send().await).await;
+                match body.get("status").and_then(Value::as_str) {
+                    Some(status) if label == "200" => format!("200 {status}"),
+                    _ => label,
+                }
+            }
+        })
+        .await
+    };
+    let peak = service.peak_rss_kib();
+    service.stop().await?;
+    let unexpected = measured.unexpected(&["200 applied", "200 duplicate"]);
+    ensure!(
+        unexpected.is_empty(),
+        "webhooks: unexpected answers: {unexpected}"
+    );
+    let applied = measured.outcome("200 applied");
+    let sent_distinct = distinct.min(total);
+    if applied != sent_distinct {
+        bail!("webhooks: {applied} applied for {sent_distinct} distinct events");
+    }
+    let store = bench.store()?;
+    let paid: i64 = store
+        .client()
+        .await?
+        .query_one(
+            "SELECT count(DISTINCT stream_id) FROM events WHERE event_type = 'BookingPaid'",
+            &[],
+        )
+        .await?
+        .get(0);
+    ensure!(
+        paid as u64 == sent_distinct,
+        "webhooks: {paid} bookings paid for {sent_distinct} distinct events"
+    );
+    checks::verify(&store).await?;
+    let p99 = measured.ms(0.99);
+    Ok(Report {
+        name: "webhooks",
+        peak_rss_kib: peak,
+        baseline: None,
+        goal: (format!("p99 ≤ 10 ms at {rate:.0}/s (amount {amount} each)"), p99 <= 10.0),
+        checked: format!(
+            "{applied} applied = distinct events, {} duplicates answered duplicate; {paid} bookings paid once; verify clean",
+            measured.outcome("200 duplicate")
+        ),
+        measured,
+    })
+}
+
+/// `n` held one-seat bookings, spread over `slots`, as (total in minor units, booking id).
+async fn seed_bookings(
+    api: &Api,
+    tokens: &Arc<Vec<String>>,
+    slots: &[String],
+    n: usize,
+) -> anyhow::Result<Vec<(i64, String)>> {
+    let workers = tokens.len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..workers {
+        let (api, tokens, slots) = (api.clone(), tokens.clone(), slots.to_vec());
+        tasks.spawn(async move {
+            let mut made = Vec::new();
+            for i in (w..n).step_by(workers) {
+                let slot = &slots[i % slots.len()];
+                let key = format!("seed-{i}");
+                let (label, body) =
+                    load::label(api.booking(&tokens[w], &key, slot, 1).send().await).await;
+                ensure!(label == "201", "seeding booking {i}: {label} {body}");
+                let id = body["booking_id"].as_str().unwrap_or_default().to_owned();
+                let total = body["total"]["amount_minor"].as_i64().unwrap_or_default();
+                made.push((i, (total, id)));
+            }
+            anyhow::Ok(made)
+        });
+    }
+    let mut all = Vec::with_capacity(n);
+    while let Some(done) = tasks.join_next().await {
+        all.extend(done??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, b)| b).collect())
+}
