@@ -121,6 +121,34 @@ impl Bench {
         )?)
     }
 
+    /// CPU seconds PostgreSQL has used so far: the postmaster, its reaped children and the
+    /// live ones (backends, background workers).
+    pub fn postgres_cpu_seconds(&self) -> f64 {
+        let pid_file = self.options.dir.join("data").join("postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|t| t.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return 0.0;
+        };
+        let mut total = process_cpu(postmaster, true).unwrap_or(0.0);
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Some(pid) = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<u32>().ok())
+                else {
+                    continue;
+                };
+                if parent_of(pid) == Some(postmaster) {
+                    total += process_cpu(pid, false).unwrap_or(0.0);
+                }
+            }
+        }
+        total
+    }
+
     /// Stops PostgreSQL (fast shutdown); the data stays.
     pub async fn stop_database(&mut self) -> anyhow::Result<()> {
         if let Some(mut cluster) = self.cluster.take() {
@@ -196,10 +224,13 @@ pub struct Service {
 }
 
 impl Service {
-    /// `ledger-http` beside this executable (`cargo build --release` builds both).
+    /// `ledger-http` beside this executable (`cargo build --release` builds both), or the
+    /// one `LEDGER_BENCH_SERVICE` names (to compare two builds on the same machine).
     pub fn binary() -> anyhow::Result<PathBuf> {
-        let exe = std::env::current_exe()?;
-        let path = exe.with_file_name("ledger-http");
+        let path = match std::env::var_os("LEDGER_BENCH_SERVICE") {
+            Some(path) => PathBuf::from(path),
+            None => std::env::current_exe()?.with_file_name("ledger-http"),
+        };
         if !path.is_file() {
             bail!(
                 "{} not found: build it first (cargo build --release -p ledger-http -p ledger-bench)",
@@ -307,6 +338,11 @@ impl Service {
         line.split_whitespace().nth(1)?.parse().ok()
     }
 
+    /// CPU seconds (user + system) the service has used so far.
+    pub fn cpu_seconds(&self) -> f64 {
+        process_cpu(self.pid(), false).unwrap_or(0.0)
+    }
+
     /// SIGKILL, no chance to clean up.
     pub fn kill9(&mut self) -> anyhow::Result<()> {
         self.child.kill()?;
@@ -338,6 +374,54 @@ impl Drop for Service {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// Fields after the `(comm)` of `/proc/<pid>/stat` (the name may contain spaces).
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    Some(rest.split_whitespace().map(str::to_owned).collect())
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_fields(pid)?.get(1)?.parse().ok()
+}
+
+/// utime + stime (and, with `children`, the reaped children's), in seconds.
+fn process_cpu(pid: u32, children: bool) -> Option<f64> {
+    let f = stat_fields(pid)?;
+    // After `(comm)`: state is field 3, so utime (14) is index 11, stime 12, cutime 13, cstime 14.
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    let mut total = ticks(11) + ticks(12);
+    if children {
+        total += ticks(13) + ticks(14);
+    }
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Some(total as f64 / hz)
+}
+
+/// CPU used by the service and by PostgreSQL between two readings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuUse {
+    pub service: f64,
+    pub postgres: f64,
+}
+
+impl CpuUse {
+    pub fn read(bench: &Bench, service: &Service) -> CpuUse {
+        CpuUse {
+            service: service.cpu_seconds(),
+            postgres: bench.postgres_cpu_seconds(),
+        }
+    }
+
+    pub fn since(self, earlier: CpuUse) -> CpuUse {
+        CpuUse {
+            service: self.service - earlier.service,
+            postgres: self.postgres - earlier.postgres,
         }
     }
 }

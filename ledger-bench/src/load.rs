@@ -23,6 +23,8 @@ pub struct Measured {
     pub outcomes: BTreeMap<String, u64>,
     /// The measured window (after warm-up).
     pub seconds: f64,
+    /// Requests sent in all, warm-up included (for CPU per request over the whole load).
+    pub sent: u64,
 }
 
 impl Measured {
@@ -31,6 +33,7 @@ impl Measured {
             latencies: histogram(),
             outcomes: BTreeMap::new(),
             seconds: 0.0,
+            sent: 0,
         }
     }
 
@@ -42,6 +45,7 @@ impl Measured {
 
     fn merge(&mut self, other: &Measured) {
         let _ = self.latencies.add(&other.latencies);
+        self.sent += other.sent;
         for (outcome, n) in &other.outcomes {
             *self.outcomes.entry(outcome.clone()).or_default() += n;
         }
@@ -126,6 +130,7 @@ where
                 if sent >= measure_from {
                     measured.record(sent.elapsed(), outcome);
                 }
+                measured.sent += 1;
                 n += 1;
             }
             measured
@@ -169,6 +174,7 @@ where
         }
     }
     all.seconds = duration.as_secs_f64();
+    all.sent = all.count();
     all
 }
 

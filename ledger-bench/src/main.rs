@@ -156,7 +156,7 @@ async fn all(smoke: bool) -> anyhow::Result<()> {
             r.measured.throughput(),
             r.measured.ms(0.99),
             r.baseline
-                .map(|(_, tps)| format!("{tps:.0} TPS"))
+                .map(|b| format!("{:.0} TPS", b.tps))
                 .unwrap_or_else(|| "—".into()),
             r.ratio()
                 .map(|x| format!("{x:.2}×"))

@@ -42,13 +42,22 @@ impl Baseline {
     }
 }
 
-/// Initialises the pgbench tables (once per cluster) and runs `baseline`; returns its TPS.
+/// What a baseline run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct BaselineRun {
+    pub baseline: Baseline,
+    pub tps: f64,
+    /// PostgreSQL CPU milliseconds per transaction (server side only).
+    pub postgres_cpu_ms: f64,
+}
+
+/// Initialises the pgbench tables (once per cluster) and runs `baseline`.
 pub async fn run(
     bench: &Bench,
     baseline: Baseline,
     clients: usize,
     duration: Duration,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<BaselineRun> {
     bootstrap::ensure_database(&bench.pg_config("postgres"), DB).await?;
     let client = ledger_store::connect_one(&bench.pg_config(DB)).await?;
     let initialised = client
@@ -75,8 +84,28 @@ pub async fn run(
             args.extend(["-f", &script_text]);
         }
     }
+    let cpu_before = bench.postgres_cpu_seconds();
     let out = pgbench(bench, &args).await?;
-    parse_tps(&out).with_context(|| format!("no tps in pgbench output:\n{out}"))
+    // The postmaster counts a backend's CPU once it has reaped it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cpu = bench.postgres_cpu_seconds() - cpu_before;
+    let tps = parse_tps(&out).with_context(|| format!("no tps in pgbench output:\n{out}"))?;
+    let transactions = parse_transactions(&out).unwrap_or(0);
+    Ok(BaselineRun {
+        baseline,
+        tps,
+        postgres_cpu_ms: cpu * 1000.0 / transactions.max(1) as f64,
+    })
+}
+
+/// `number of transactions actually processed: 123456`.
+fn parse_transactions(out: &str) -> Option<u64> {
+    out.lines()
+        .find_map(|l| l.strip_prefix("number of transactions actually processed: "))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 async fn pgbench(bench: &Bench, args: &[&str]) -> anyhow::Result<String> {
@@ -120,5 +149,8 @@ mod tests {
                    initial connection time = 4.2 ms\ntps = 4840.123456 (without initial connection time)\n";
         assert_eq!(super::parse_tps(out), Some(4840.123456));
         assert_eq!(super::parse_tps("nothing"), None);
+        let out =
+            "number of transactions actually processed: 96012\nnumber of failed transactions: 0\n";
+        assert_eq!(super::parse_transactions(out), Some(96012));
     }
 }

@@ -204,15 +204,22 @@ impl Store {
         let (ensure_params, lock_params): (&[&(dyn ToSql + Sync)], &[&(dyn ToSql + Sync)]) =
             (&[&names, &categories], &[&names]);
         let c = locked.conn();
-        // Pipelined: BEGIN, the missing rows, the lock. The INSERT is inside the transaction
-        // so a new stream costs no commit (and no WAL flush) of its own; concurrent creators
-        // of one stream queue on its uncommitted row, in the same byte order as the lock.
-        let (begun, ensured, rows) = tokio::join!(
+        // Pipelined in one round trip: BEGIN; lock the rows that exist; insert the missing
+        // ones; lock them all and read the heads. The insert is inside the transaction, so a
+        // new stream costs no commit (and WAL flush) of its own — about a third of the
+        // database's CPU per booking (BENCHMARKS.md). Existing rows are locked *before* the
+        // insert because the transaction takes its id at its first write: with ids coming
+        // from locks, a stream locked first (a booking) keeps its versions in feed order,
+        // which the outbox relies on (ARCHITECTURE.md). A row another transaction is still
+        // creating makes the insert wait for it; the second lock then sees it committed.
+        let (begun, existing, ensured, rows) = tokio::join!(
             c.batch_execute("BEGIN"),
+            c.query(&lock, lock_params),
             c.execute(&ensure, ensure_params),
             c.query(&lock, lock_params),
         );
         begun?;
+        existing?;
         ensured?;
         let heads = rows?
             .iter()

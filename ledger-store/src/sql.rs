@@ -1,7 +1,7 @@
 //! Every SQL statement of the event store, in one place. All run as prepared statements.
 
-/// Creates missing stream rows, in byte order of `stream_id` (the caller sorts), inside the
-/// command's transaction and pipelined with the lock: no extra round trip or commit.
+/// Creates missing stream rows inside the command's transaction, between the lock of the
+/// existing rows and the lock of all of them (`Store::lock`).
 pub const ENSURE_STREAMS: &str = "\
 INSERT INTO streams (stream_id, category)
 SELECT * FROM unnest($1::text[], $2::text[])
@@ -207,28 +207,6 @@ pub const FEED_BOUNDS: &str = "\
 SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text FROM pg_current_snapshot() AS s";
 
 // ---- benchmark support (bench.rs) ----
-
-pub const BENCH_STREAMS: &str = "\
-INSERT INTO streams (stream_id, category, version)
-SELECT 'slot-bench-' || n, 'slot', $3 FROM generate_series($1::int8, $2::int8) AS n";
-
-/// Version 1 schedules the slot; later versions change its capacity. Event ids get the
-/// UUID v7 version nibble (the store reads only v7 ids back).
-pub const BENCH_EVENTS: &str = "\
-INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
-                    payload, metadata, recorded_at, prev_hash, hash)
-SELECT 'slot-bench-' || n, v,
-       overlay(gen_random_uuid()::text placing '7' from 15 for 1)::uuid,
-       CASE WHEN v = 1 THEN 'SlotScheduled' ELSE 'CapacityChanged' END, 1,
-       CASE WHEN v = 1 THEN jsonb_build_object('spec', jsonb_build_object(
-                'activity_id', 'bench', 'capacity', 20,
-                'cutoff', jsonb_build_object('kind', 'minutes_before', 'minutes', 30),
-                'price', jsonb_build_object('amount_minor', 100, 'currency', 'ARS'),
-                'starts_at', '2026-12-01T12:00:00Z', 'time_zone', 'America/Argentina/Buenos_Aires'))
-            ELSE jsonb_build_object('capacity', 20 + v % 50, 'oversold', 0) END,
-       '{}'::jsonb, now(), decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex')
-FROM generate_series($1::int8, $2::int8) AS n, generate_series(1::int8, $3::int8) AS v
-ORDER BY n, v";
 
 pub const BENCH_SCAN: &str = "\
 SELECT global_position, stream_id, stream_version, event_id, event_type, schema_version,

@@ -305,8 +305,9 @@ impl Engine {
         }
         if !mine.is_empty() {
             let ids: Vec<String> = mine.iter().map(|e| e.event.stream_id.to_string()).collect();
-            let select = tx.prepare_cached(&sql::select_states(&table)).await?;
-            let stored = tx.query(&select, &[&ids]).await?;
+            // Not a cached statement: a generic plan made while the table was small would
+            // keep scanning the whole table as it grows; planned per call, it looks up ids.
+            let stored = tx.query(&sql::select_states(&table), &[&ids]).await?;
             let mut rows: HashMap<String, Row> = HashMap::new();
             for r in &stored {
                 rows.insert(
