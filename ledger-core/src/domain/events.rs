@@ -158,6 +158,17 @@ fn decode_stored<E: DomainEvent + DeserializeOwned>(
     let Value::Object(fields) = payload else {
         return Err(invalid("the payload is not a JSON object".to_owned()));
     };
+    if schema_version == current {
+        // The common case: read straight from the stored payload, no copy of it.
+        if unit.contains(&name) && !fields.is_empty() {
+            return Err(invalid("the payload must be an empty object".to_owned()));
+        }
+        let variant = borrowed::Tagged {
+            name,
+            fields: (!unit.contains(&name)).then_some(payload),
+        };
+        return E::deserialize(variant).map_err(|error| invalid(error.to_string()));
+    }
     let fields = upcast::to_current(name, schema_version, current, fields.clone())?;
     let tagged = if unit.contains(&name) {
         if !fields.is_empty() {
@@ -168,6 +179,82 @@ fn decode_stored<E: DomainEvent + DeserializeOwned>(
         Value::Object(Map::from_iter([(name.to_owned(), Value::Object(fields))]))
     };
     serde_json::from_value(tagged).map_err(|error| invalid(error.to_string()))
+}
+
+/// An externally tagged enum value read from a variant name and a borrowed payload, as
+/// `serde_json::from_value` would read `{name: payload}` but without building (and so
+/// copying) that object.
+mod borrowed {
+    use serde::de::{self, DeserializeSeed, EnumAccess, VariantAccess, Visitor};
+    use serde_json::{Error, Value};
+
+    static NULL: Value = Value::Null;
+
+    pub(super) struct Tagged<'de> {
+        pub name: &'de str,
+        /// `None` for a variant without fields.
+        pub fields: Option<&'de Value>,
+    }
+
+    impl<'de> de::Deserializer<'de> for Tagged<'de> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
+            visitor.visit_enum(self)
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+            struct enum identifier ignored_any
+        }
+    }
+
+    impl<'de> EnumAccess<'de> for Tagged<'de> {
+        type Error = Error;
+        type Variant = Fields<'de>;
+
+        fn variant_seed<S: DeserializeSeed<'de>>(
+            self,
+            seed: S,
+        ) -> Result<(S::Value, Fields<'de>), Error> {
+            let name = de::value::BorrowedStrDeserializer::<Error>::new(self.name);
+            Ok((seed.deserialize(name)?, Fields(self.fields)))
+        }
+    }
+
+    pub(super) struct Fields<'de>(Option<&'de Value>);
+
+    impl<'de> VariantAccess<'de> for Fields<'de> {
+        type Error = Error;
+
+        fn unit_variant(self) -> Result<(), Error> {
+            match self.0 {
+                None => Ok(()),
+                Some(_) => Err(de::Error::custom("unexpected fields for a unit variant")),
+            }
+        }
+
+        fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Result<S::Value, Error> {
+            seed.deserialize(self.0.unwrap_or(&NULL))
+        }
+
+        fn tuple_variant<V: Visitor<'de>>(
+            self,
+            _len: usize,
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            de::Deserializer::deserialize_seq(self.0.unwrap_or(&NULL), visitor)
+        }
+
+        fn struct_variant<V: Visitor<'de>>(
+            self,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Error> {
+            de::Deserializer::deserialize_struct(self.0.unwrap_or(&NULL), "", fields, visitor)
+        }
+    }
 }
 
 impl DomainEvent for SlotEvent {
