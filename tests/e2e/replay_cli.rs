@@ -318,3 +318,63 @@ async fn export_selects_a_stream_a_category_or_what_follows_a_cursor() {
         "{missing:?}"
     );
 }
+
+/// `ledger-replay state` (the CLI command, printed as JSON) at the version and at the time of
+/// each answer the availability API gave, folds to the same seat counts that answer showed.
+#[tokio::test]
+async fn state_at_a_version_or_a_time_matches_what_the_api_answered_then() {
+    use crate::api_support::{availability, book, customer, put_slot};
+    use ledger_core::Clock;
+    use replay_tools::cli::StateArgs;
+    use replay_tools::Command;
+
+    let db = fresh_db().await;
+    let app = ledger_tests::app::spawn_app(db.store()).await;
+    put_slot(&app, "replay-0900", 10).await;
+    let mut answered = Vec::new();
+    for (n, seats) in [(1, 2), (2, 3), (3, 1)] {
+        app.clock.advance(Duration::minutes(1));
+        let key = format!("replay-{n}");
+        let (status, body) = book(&app, &customer(n), &key, &[("replay-0900", seats)]).await;
+        assert_eq!(status, 201, "{body}");
+        answered.push((app.clock.now(), availability(&app, "replay-0900").await));
+    }
+    let store = db.store();
+    let stream = StreamId::parse("slot-replay-0900").unwrap();
+    let cli_state = |at_version: Option<i64>, at_time| {
+        let (store, stream) = (store.clone(), stream.clone());
+        async move {
+            let mut out = Vec::new();
+            let command = Command::State(StateArgs {
+                stream,
+                at_version,
+                at_time,
+            });
+            replay_tools::run(&store, command, &Output::new(true, false), &mut out)
+                .await
+                .expect("state runs");
+            serde_json::from_slice::<serde_json::Value>(&out).expect("one JSON line")
+        }
+    };
+    let seats = |state: &serde_json::Value| {
+        let slot: SlotState = serde_json::from_value(state.clone()).unwrap();
+        let capacity = slot.spec.as_ref().map(|s| s.capacity).unwrap();
+        let (held, confirmed) = (slot.held(), slot.confirmed());
+        json!({"capacity": capacity, "held": held, "confirmed": confirmed,
+               "available": capacity - held - confirmed})
+    };
+    let mut versions = Vec::new();
+    for (at, api) in &answered {
+        let by_time = cli_state(None, Some(*at)).await;
+        let version = by_time["version"].as_i64().unwrap();
+        let by_version = cli_state(Some(version), None).await;
+        assert_eq!(by_version["state"], by_time["state"]);
+        assert_eq!(by_version["hash"], by_time["hash"]);
+        let api_seats = json!({"capacity": api["capacity"], "held": api["held"],
+            "confirmed": api["confirmed"], "available": api["available"]});
+        assert_eq!(seats(&by_time["state"]), api_seats, "at {at}");
+        versions.push(version);
+    }
+    assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
+    assert_eq!(answered[2].1["held"], 6);
+}
