@@ -158,32 +158,34 @@ fn decode_stored<E: DomainEvent + DeserializeOwned>(
     let Value::Object(fields) = payload else {
         return Err(invalid("the payload is not a JSON object".to_owned()));
     };
-    if schema_version == current {
-        // The common case: read straight from the stored payload, no copy of it.
-        if unit.contains(&name) && !fields.is_empty() {
-            return Err(invalid("the payload must be an empty object".to_owned()));
-        }
-        let variant = borrowed::Tagged {
-            name,
-            fields: (!unit.contains(&name)).then_some(payload),
-        };
-        return E::deserialize(variant).map_err(|error| invalid(error.to_string()));
-    }
-    let fields = upcast::to_current(name, schema_version, current, fields.clone())?;
-    let tagged = if unit.contains(&name) {
-        if !fields.is_empty() {
-            return Err(invalid("the payload must be an empty object".to_owned()));
-        }
-        Value::String(name.to_owned())
+    // The common case (the current version) reads straight from the stored payload, no
+    // copy of it; an older one is upcast into a new object first.
+    let upcast;
+    let payload = if schema_version == current {
+        payload
     } else {
-        Value::Object(Map::from_iter([(name.to_owned(), Value::Object(fields))]))
+        upcast = Value::Object(upcast::to_current(
+            name,
+            schema_version,
+            current,
+            fields.clone(),
+        )?);
+        &upcast
     };
-    serde_json::from_value(tagged).map_err(|error| invalid(error.to_string()))
+    let is_unit = unit.contains(&name);
+    if is_unit && payload.as_object().is_some_and(|fields| !fields.is_empty()) {
+        return Err(invalid("the payload must be an empty object".to_owned()));
+    }
+    let variant = borrowed::Tagged {
+        name,
+        fields: (!is_unit).then_some(payload),
+    };
+    E::deserialize(variant).map_err(|error| invalid(error.to_string()))
 }
 
 /// An externally tagged enum value read from a variant name and a borrowed payload, as
-/// `serde_json::from_value` would read `{name: payload}` but without building (and so
-/// copying) that object.
+/// `serde_json::from_value` would read `{name: payload}` (or `"name"` for a variant without
+/// fields) but without building, and so copying, that value.
 mod borrowed {
     use serde::de::{self, DeserializeSeed, EnumAccess, VariantAccess, Visitor};
     use serde_json::{Error, Value};
