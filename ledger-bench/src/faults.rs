@@ -9,13 +9,14 @@
 //! - [`storm`]: 10,000 concurrent Stripe deliveries of 1,000 distinct events.
 //! - [`panel`]: the panel unreachable for a while; the outbox backs off, then delivers.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use crate::harness::{Api, Bench};
+use crate::{checks, load};
 
 /// A check that did not hold (as opposed to a run that could not be set up).
 #[derive(Debug)]
@@ -228,9 +229,7 @@ impl Answer {
 pub async fn answer(req: reqwest::RequestBuilder) -> Answer {
     let resp = match req.send().await {
         Ok(resp) => resp,
-        Err(e) if e.is_timeout() => return Answer::transport("error: timeout"),
-        Err(e) if e.is_connect() => return Answer::transport("error: connect"),
-        Err(_) => return Answer::transport("error: transport"),
+        Err(e) => return Answer::transport(load::transport_label(&e)),
     };
     let status = resp.status().as_u16();
     let header = |name: &str| {
@@ -245,16 +244,11 @@ pub async fn answer(req: reqwest::RequestBuilder) -> Answer {
     let raw = match resp.text().await {
         Ok(raw) => raw,
         // The status arrived but the body did not (the service died mid-answer).
-        Err(e) if e.is_timeout() => return Answer::transport("error: timeout"),
-        Err(_) => return Answer::transport("error: transport"),
+        Err(e) => return Answer::transport(load::transport_label(&e)),
     };
     let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    let label = match body.get("code").and_then(Value::as_str) {
-        Some(code) if status >= 400 => format!("{status} {code}"),
-        _ => status.to_string(),
-    };
     Answer {
-        label,
+        label: load::status_label(status, &body),
         status: Some(status),
         content_type,
         replayed,
@@ -426,63 +420,9 @@ pub async fn deliver_until_acked(
     }
 }
 
-/// An operator token (`operator` role: any booking, the outbox listing).
-pub fn operator(bench: &Bench) -> String {
-    bench.token("fault-operator", &["operator"])
-}
-
-/// `n` customer tokens, one per client (idempotency keys are scoped per `sub`).
-pub fn customers(bench: &Bench, fault: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|i| bench.token(&format!("fault-{fault}-customer-{i}"), &["customer"]))
-        .collect()
-}
-
 /// One `bigint` from the ledger database.
 pub async fn query_i64(store: &ledger_store::Store, sql: &str) -> anyhow::Result<i64> {
     Ok(store.client().await?.query_one(sql, &[]).await?.get(0))
-}
-
-/// Booking streams in the ledger (`booking-<uuid>`) that hold events, and the number of
-/// empty booking stream rows. A command creates its stream rows just before its
-/// transaction (ledger-store `ENSURE_STREAMS`), so a rejected booking (`sold_out`) or one
-/// whose transaction never committed (the service killed mid-request) leaves a row at
-/// version 0 with no event: not a booking.
-pub async fn booking_streams(
-    store: &ledger_store::Store,
-) -> anyhow::Result<(HashSet<String>, i64)> {
-    let client = store.client().await?;
-    let rows = client
-        .query(
-            "SELECT stream_id FROM streams WHERE stream_id LIKE 'booking-%' AND version > 0",
-            &[],
-        )
-        .await?;
-    let empty: i64 = client
-        .query_one(
-            "SELECT count(*) FROM streams s WHERE s.stream_id LIKE 'booking-%' AND s.version = 0 \
-             AND NOT EXISTS (SELECT 1 FROM events e WHERE e.stream_id = s.stream_id)",
-            &[],
-        )
-        .await?
-        .get(0);
-    Ok((rows.iter().map(|r| r.get::<_, String>(0)).collect(), empty))
-}
-
-/// `BookingPaid` events per booking stream.
-pub async fn paid_events(store: &ledger_store::Store) -> anyhow::Result<HashMap<String, i64>> {
-    let rows = store
-        .client()
-        .await?
-        .query(
-            "SELECT stream_id, count(*) FROM events WHERE event_type = 'BookingPaid' GROUP BY stream_id",
-            &[],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get::<_, String>(0), r.get::<_, i64>(1)))
-        .collect())
 }
 
 /// Every acknowledged booking exists, exactly once, with the status expected of it:
@@ -584,7 +524,7 @@ pub async fn check_acknowledged(
 
     // The ledger: exactly one booking stream per acknowledged 201, no other.
     let store = bench.store()?;
-    let (streams, empty) = booking_streams(&store).await?;
+    let (streams, empty) = checks::booking_streams(&store).await?;
     let wanted: HashSet<String> = distinct.iter().map(|id| format!("booking-{id}")).collect();
     let missing = wanted.difference(&streams).count();
     let extra = streams.difference(&wanted).count();
@@ -619,7 +559,7 @@ pub async fn check_slots(
     let store = bench.store()?;
     let mut seats = 0;
     for slot in slots {
-        let (held, confirmed, capacity) = crate::checks::slot_seats(&store, slot).await?;
+        let (held, confirmed, capacity) = checks::slot_seats(&store, slot).await?;
         check!(
             held + confirmed <= capacity,
             "slot {slot} oversold: {held} held + {confirmed} confirmed > capacity {capacity}"
@@ -636,7 +576,7 @@ pub async fn check_slots(
 
 /// `BookingPaid` exactly once for each booking in `paid` and for no other.
 pub async fn check_paid_once(bench: &Bench, paid: &HashSet<String>) -> anyhow::Result<()> {
-    let events = paid_events(&bench.store()?).await?;
+    let events = checks::paid_events(&bench.store()?).await?;
     let twice: Vec<_> = events.iter().filter(|(_, n)| **n > 1).collect();
     check!(twice.is_empty(), "bookings paid more than once: {twice:?}");
     let streams: HashSet<String> = events.into_keys().collect();
@@ -654,7 +594,7 @@ pub async fn check_paid_once(bench: &Bench, paid: &HashSet<String>) -> anyhow::R
 
 /// `ledger-replay verify` as a check.
 pub async fn check_verify(bench: &Bench) -> anyhow::Result<()> {
-    crate::checks::verify(&bench.store()?)
+    checks::verify(&bench.store()?)
         .await
         .map_err(|e| check_failed(format!("{e:#}")))
 }

@@ -177,6 +177,19 @@ impl Bench {
         )
     }
 
+    /// An operator token, `sub` = `<who>-operator`.
+    pub fn operator_token(&self, who: &str) -> String {
+        self.token(&format!("{who}-operator"), &["operator"])
+    }
+
+    /// `n` customer tokens, `sub` = `<who>-customer-<i>`: one per client, since
+    /// idempotency keys are scoped per `sub`.
+    pub fn customer_tokens(&self, who: &str, n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| self.token(&format!("{who}-customer-{i}"), &["customer"]))
+            .collect()
+    }
+
     pub fn jwks_path(&self) -> &Path {
         self.keys.jwks_path()
     }
@@ -522,6 +535,44 @@ impl Api {
             .bearer_auth(customer)
             .header("Idempotency-Key", format!("\"{key}\""))
             .json(&json!({"items": [{"slot_id": slot_id, "seats": seats}]}))
+    }
+
+    /// `n` held one-seat bookings, booking `i` on `slots[i % len]` with key
+    /// `<key_prefix>-<i>`, one worker per token; in order of `i`, as (booking id, total in
+    /// minor units). Anything but a 201 fails: seeding is not what is measured.
+    pub async fn seed_bookings(
+        &self,
+        tokens: &[String],
+        slots: &[String],
+        key_prefix: &str,
+        n: usize,
+    ) -> anyhow::Result<Vec<(String, i64)>> {
+        let workers = tokens.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for (w, token) in tokens.iter().enumerate() {
+            let (api, token, slots) = (self.clone(), token.clone(), slots.to_vec());
+            let key_prefix = key_prefix.to_owned();
+            tasks.spawn(async move {
+                let mut made = Vec::new();
+                for i in (w..n).step_by(workers) {
+                    let slot = &slots[i % slots.len()];
+                    let key = format!("{key_prefix}-{i}");
+                    let resp = api.booking(&token, &key, slot, 1).send().await;
+                    let (label, body) = crate::load::label(resp).await;
+                    anyhow::ensure!(label == "201", "seeding booking {i}: {label} {body}");
+                    let id = body["booking_id"].as_str().unwrap_or_default().to_owned();
+                    let total = body["total"]["amount_minor"].as_i64().unwrap_or_default();
+                    made.push((i, (id, total)));
+                }
+                anyhow::Ok(made)
+            });
+        }
+        let mut all = Vec::with_capacity(n);
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done??);
+        }
+        all.sort_by_key(|(i, _)| *i);
+        Ok(all.into_iter().map(|(_, b)| b).collect())
     }
 
     /// A Stripe delivery of `event`, signed now.

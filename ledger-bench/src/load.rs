@@ -181,17 +181,30 @@ where
 /// A response's label: the status, plus the problem `code` when there is one.
 pub async fn label(resp: reqwest::Result<reqwest::Response>) -> (String, serde_json::Value) {
     match resp {
-        Err(e) if e.is_timeout() => ("error: timeout".into(), serde_json::Value::Null),
-        Err(e) if e.is_connect() => ("error: connect".into(), serde_json::Value::Null),
-        Err(_) => ("error: transport".into(), serde_json::Value::Null),
+        Err(e) => (transport_label(&e).into(), serde_json::Value::Null),
         Ok(resp) => {
             let status = resp.status().as_u16();
             let body: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
-            let label = match body.get("code").and_then(|c| c.as_str()) {
-                Some(code) if status >= 400 => format!("{status} {code}"),
-                _ => status.to_string(),
-            };
-            (label, body)
+            (status_label(status, &body), body)
         }
+    }
+}
+
+/// The label of a request that got no (whole) answer.
+pub fn transport_label(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "error: timeout"
+    } else if e.is_connect() {
+        "error: connect"
+    } else {
+        "error: transport"
+    }
+}
+
+/// The label of an answer: `201`, or `409 sold_out` for a problem with a `code`.
+pub fn status_label(status: u16, body: &serde_json::Value) -> String {
+    match body.get("code").and_then(|c| c.as_str()) {
+        Some(code) if status >= 400 => format!("{status} {code}"),
+        _ => status.to_string(),
     }
 }

@@ -14,9 +14,8 @@ use ledger_store::embedded::Durability;
 use tokio::sync::mpsc;
 
 use super::{
-    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify, customers,
-    deliver_until_acked, operator, secs, tally, Acked, Answer, Delivered, FaultReport, Outcome,
-    Rng,
+    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
+    deliver_until_acked, secs, tally, Acked, Answer, Delivered, FaultReport, Outcome, Rng,
 };
 use crate::harness::{free_port, stripe_paid, Api, Bench, Service, ServiceOptions};
 
@@ -54,7 +53,7 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
     };
     let mut service = Service::start(&bench, &options).await?;
     let api = Api::new(service.base_url())?;
-    let operator = operator(&bench);
+    let operator = bench.operator_token("fault");
     // Enough slots for the paced load over the longest run; past them requests wrap
     // around onto full slots (more `sold_out`, still acknowledgements).
     let slot_count = (cycles * 40).max(40);
@@ -62,7 +61,7 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
         api.put_slots(&operator, "kill", slot_count, CAPACITY)
             .await?,
     );
-    let tokens = Arc::new(customers(&bench, "kill", CLIENTS));
+    let tokens = Arc::new(bench.customer_tokens("fault-kill", CLIENTS));
     println!(
         "{CLIENTS} booking clients (one seat each, {PER_SLOT} requests per slot of {CAPACITY}, ≤ 1 new request per {} ms each), {PAYERS} payers (every other 201); {slot_count} slots",
         PACE.as_millis()

@@ -16,8 +16,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::{
-    book_until_acked, check_paid_once, check_verify, customers, deliver_until_acked, operator,
-    secs, tally, Answer, FaultReport,
+    book_until_acked, check_paid_once, check_verify, deliver_until_acked, secs, tally, Answer,
+    FaultReport,
 };
 use crate::harness::{
     free_port, stripe_paid, Api, Bench, Service, ServiceOptions, PANEL_OUTBOUND_SECRET,
@@ -189,8 +189,8 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     )
     .await?;
     let api = Api::new(service.base_url())?;
-    let operator = operator(&bench);
-    let tokens = customers(&bench, "panel", 1);
+    let operator = bench.operator_token("fault");
+    let tokens = bench.customer_tokens("fault-panel", 1);
     let slots = api.put_slots(&operator, "panel", 5, 100).await?;
 
     // Bookings paid while nothing listens on the panel's port.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use ledger_store::embedded::Durability;
 
 use super::{
-    answer, book_until_acked, check_acknowledged, check_slots, check_verify, customers, operator,
-    secs, tally, Acked, Answer, FaultReport,
+    answer, book_until_acked, check_acknowledged, check_slots, check_verify, secs, tally, Acked,
+    Answer, FaultReport,
 };
 use crate::harness::{Api, Bench, Service, ServiceOptions};
 
@@ -85,9 +85,9 @@ pub async fn postgres() -> anyhow::Result<FaultReport> {
     let mut bench = Bench::start("postgres", Durability::Durable).await?;
     let service = Service::start(&bench, &ServiceOptions::default()).await?;
     let api = Api::new(service.base_url())?;
-    let operator = operator(&bench);
+    let operator = bench.operator_token("fault");
     let slots = Arc::new(api.put_slots(&operator, "pg", SLOTS, 10_000).await?);
-    let tokens = Arc::new(customers(&bench, "postgres", CLIENTS));
+    let tokens = Arc::new(bench.customer_tokens("fault-postgres", CLIENTS));
     // A booking to read back while the database is away.
     let mut ignore = |_: &Answer, _: Instant, _: Instant| {};
     let probe = book_until_acked(

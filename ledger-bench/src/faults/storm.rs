@@ -12,8 +12,8 @@ use ledger_store::embedded::Durability;
 use tokio::sync::watch;
 
 use super::{
-    book_until_acked, check_paid_once, check_verify, customers, deliver_until_acked, operator,
-    query_i64, raise_open_files_limit, secs, tally, Answer, Delivered, FaultReport, Rng,
+    check_paid_once, check_verify, deliver_until_acked, query_i64, raise_open_files_limit, secs,
+    tally, Delivered, FaultReport, Rng,
 };
 use crate::harness::{stripe_paid, Api, Bench, Service, ServiceOptions};
 
@@ -32,51 +32,18 @@ pub async fn storm() -> anyhow::Result<FaultReport> {
     let bench = Bench::start("storm", Durability::Durable).await?;
     let service = Service::start(&bench, &ServiceOptions::default()).await?;
     let api = Api::new(service.base_url())?;
-    let operator = operator(&bench);
-    let slots = Arc::new(api.put_slots(&operator, "storm", 20, 100).await?);
-    let tokens = Arc::new(customers(&bench, "storm", SEEDERS));
+    let operator = bench.operator_token("fault");
+    let slots = api.put_slots(&operator, "storm", 20, 100).await?;
+    let tokens = bench.customer_tokens("fault-storm", SEEDERS);
 
     // 1,000 held bookings (not part of the fault).
-    let mut seeders = tokio::task::JoinSet::new();
-    for w in 0..SEEDERS {
-        let (api, slots, tokens) = (api.clone(), slots.clone(), tokens.clone());
-        seeders.spawn(async move {
-            let mut made = Vec::new();
-            for i in (w..EVENTS).step_by(SEEDERS) {
-                let mut ignore = |_: &Answer, _: Instant, _: Instant| {};
-                let a = book_until_acked(
-                    &api,
-                    &tokens[w],
-                    w,
-                    &format!("storm-{i}"),
-                    &slots[i % slots.len()],
-                    Duration::from_secs(30),
-                    &mut ignore,
-                )
-                .await?;
-                let super::Outcome::Created {
-                    booking_id,
-                    amount_minor,
-                    ..
-                } = a.outcome
-                else {
-                    anyhow::bail!("seeding booking {i}: sold out");
-                };
-                made.push((i, booking_id, amount_minor));
-            }
-            anyhow::Ok(made)
-        });
-    }
-    let mut bookings = Vec::with_capacity(EVENTS);
-    while let Some(done) = seeders.join_next().await {
-        bookings.extend(done??);
-    }
-    bookings.sort_by_key(|(i, _, _)| *i);
+    let bookings = api.seed_bookings(&tokens, &slots, "storm", EVENTS).await?;
     let events: Vec<serde_json::Value> = bookings
         .iter()
-        .map(|(i, id, amount)| stripe_paid(&format!("evt_storm_{i}"), id, *amount))
+        .enumerate()
+        .map(|(i, (id, amount))| stripe_paid(&format!("evt_storm_{i}"), id, *amount))
         .collect();
-    let paid_ids: HashSet<String> = bookings.iter().map(|(_, id, _)| id.clone()).collect();
+    let paid_ids: HashSet<String> = bookings.iter().map(|(id, _)| id.clone()).collect();
     println!("seeded {} held bookings", bookings.len());
 
     // 10 copies of each event, shuffled, every one in flight at the same moment.
