@@ -497,7 +497,8 @@ impl Api {
         Ok(())
     }
 
-    /// Schedules `count` slots named `<prefix>-<n>`, eight requests at a time.
+    /// Schedules `count` slots named `<prefix>-<n>`, eight requests at a time, and returns
+    /// once every one of them is readable.
     pub async fn put_slots(
         &self,
         operator: &str,
@@ -518,6 +519,23 @@ impl Api {
         }
         while let Some(done) = pending.join_next().await {
             done??;
+        }
+        // Queries read the read models, which follow the ledger a moment later: wait until
+        // every slot is readable, so a reader that starts next never sees `slot_not_found`.
+        let started = Instant::now();
+        for id in &ids {
+            while self
+                .get(None, &format!("/v1/slots/{id}/availability"))
+                .await?
+                .0
+                != 200
+            {
+                anyhow::ensure!(
+                    started.elapsed() < READY_TIMEOUT,
+                    "slot {id} not readable after {READY_TIMEOUT:?}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         Ok(ids)
     }
