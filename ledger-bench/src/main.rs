@@ -170,7 +170,7 @@ async fn all(smoke: bool) -> anyhow::Result<()> {
         rebuilt.rebuild_rate(),
         rebuilt.scan_rate(),
         rebuilt.ratio(),
-        if rebuilt.rebuild_rate() >= 200_000.0 && rebuilt.ratio() <= 2.0 { "met" } else { "NOT MET" }
+        if rebuilt.met() { "met" } else { "NOT MET" }
     );
     Ok(())
 }
@@ -179,20 +179,25 @@ fn print_rebuild(r: &rebuild::RebuildReport) {
     println!("\n## rebuild\n");
     println!("| step | events | seconds | events/s |");
     println!("|---|---|---|---|");
+    for (step, secs) in [
+        ("sequential scan to the client, every column", r.scan_secs),
+        (
+            "sequential scan to the client, the fold's columns",
+            r.fold_scan_secs,
+        ),
+        ("rebuild of slot_availability", r.rebuild_secs),
+    ] {
+        println!(
+            "| {step} | {} | {secs:.2} | {:.0} |",
+            r.events,
+            r.rate(secs)
+        );
+    }
     println!(
-        "| sequential scan to the client | {} | {:.2} | {:.0} |",
-        r.events,
-        r.scan_secs,
-        r.scan_rate()
-    );
-    println!(
-        "| rebuild of slot_availability | {} | {:.2} | {:.0} |",
-        r.events,
-        r.rebuild_secs,
-        r.rebuild_rate()
-    );
-    println!(
-        "\nrebuild / scan time: {:.2}× (goal: ≥ 200,000 events/s and ≤ 2×); verify clean",
-        r.ratio()
+        "\nrebuild / scan time: {:.2}× ({:.2}× the scan of the fold's columns); goal ≥ 200,000 \
+         events/s and ≤ 2×: {}; verify clean",
+        r.ratio(),
+        r.rebuild_secs / r.fold_scan_secs,
+        if r.met() { "met" } else { "NOT MET" }
     );
 }

@@ -174,8 +174,18 @@ impl StreamId {
 
     /// Parses a full stream id; the category is the text before the first `-`.
     pub fn parse(text: &str) -> Result<StreamId, IdError> {
+        let category = StreamId::category_of(text)?;
+        let key = text.split_once('-').map_or("", |(_, key)| key);
+        Ok(StreamId::from_checked(category, key))
+    }
+
+    /// The category of the full id `text`, checked as [`StreamId::parse`] checks it, without
+    /// building a `StreamId` (for readers that only borrow the id).
+    pub fn category_of(text: &str) -> Result<Category, IdError> {
         let (category, key) = text.split_once('-').ok_or(IdError::MissingSeparator)?;
-        StreamId::new(category.parse()?, key)
+        let category = category.parse()?;
+        check_token("stream key", key, MAX_STREAM_KEY_LEN)?;
+        Ok(category)
     }
 
     /// Joins a category and a key already known to satisfy the key rule.

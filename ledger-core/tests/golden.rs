@@ -44,7 +44,7 @@ fn golden(event_type: &str, version: i32) -> (String, Value) {
 }
 
 /// Checks every type and version of `E`, adding the file names it read to `seen`.
-fn check_event_enum<E: DomainEvent + Debug>(seen: &mut BTreeSet<String>) {
+fn check_event_enum<E: DomainEvent + Debug + PartialEq>(seen: &mut BTreeSet<String>) {
     for &event_type in E::EVENT_TYPES {
         let current = E::current_schema_version(event_type).expect("a listed type");
         let mut last_payload = Value::Null;
@@ -53,6 +53,12 @@ fn check_event_enum<E: DomainEvent + Debug>(seen: &mut BTreeSet<String>) {
             let (bytes, payload) = golden(event_type, version);
             let event = E::decode(event_type, version, &payload)
                 .unwrap_or_else(|error| panic!("{name} decodes: {error}"));
+            let from_text = E::decode_text(event_type, version, &bytes)
+                .unwrap_or_else(|error| panic!("{name} decodes from its text: {error}"));
+            assert_eq!(
+                from_text, event,
+                "{name}: the text and the value decode alike"
+            );
             assert_eq!(event.event_type(), event_type, "{name}");
             assert_eq!(
                 event.schema_version(),

@@ -31,7 +31,7 @@ pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use migrate::{connect_one, latest_version, migrate};
 pub use outcome::{DedupKey, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
-pub use read::{FeedEvent, FeedPage, MAX_PAGE_EVENTS};
+pub use read::{FeedEvent, FeedPage, FoldEvent, FoldPage, FoldRows, MAX_PAGE_EVENTS};
 pub use store::{with_session_limits, Store, StoreSettings};
 
 /// Re-exported so callers can build connection settings without naming the driver crate.

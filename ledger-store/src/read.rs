@@ -2,6 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use ledger_core::{Category, EventId, Hash, RecordedEvent, StreamId};
+use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::Row;
 
 use crate::append::{decode_head, StreamHead};
 use crate::outcome::{decode_outcome, DedupKey, StoredOutcome};
@@ -64,7 +66,127 @@ fn decode_event(row: &tokio_postgres::Row) -> Result<FeedEvent, StoreError> {
     Ok(FeedEvent { cursor, event })
 }
 
+/// Events as a projection folds them: the columns a fold reads (no ids, metadata or hashes),
+/// kept in the rows the database sent and read in place by [`FoldRows::events`], so a
+/// rebuild does not copy or parse what it never looks at.
+#[derive(Debug, Default)]
+pub struct FoldRows {
+    rows: Vec<Row>,
+}
+
+/// One event of [`FoldRows`], borrowed from its row.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FoldEvent<'a> {
+    pub stream_id: &'a str,
+    pub category: Category,
+    pub stream_version: i64,
+    pub event_type: &'a str,
+    pub schema_version: i32,
+    /// The payload's JSON text, as stored.
+    pub payload: &'a str,
+}
+
+/// A page of the global feed as [`FoldRows`]; `next` as in [`FeedPage`].
+#[derive(Debug)]
+pub struct FoldPage {
+    pub rows: FoldRows,
+    pub next: Cursor,
+}
+
+impl FoldRows {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The events, in the order read.
+    pub fn events(&self) -> Result<Vec<FoldEvent<'_>>, StoreError> {
+        self.rows.iter().map(decode_fold).collect()
+    }
+}
+
+/// A `json` or `jsonb` value's text, borrowed from the row.
+struct JsonText<'a>(&'a str);
+
+impl<'a> FromSql<'a> for JsonText<'a> {
+    fn from_sql(
+        ty: &Type,
+        raw: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        // jsonb's binary form is a version byte (1) and the text; json's is the text.
+        let text = if *ty == Type::JSONB {
+            match raw.split_first() {
+                Some((1, text)) => text,
+                _ => return Err("unsupported jsonb version".into()),
+            }
+        } else {
+            raw
+        };
+        Ok(JsonText(std::str::from_utf8(text)?))
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::JSON || *ty == Type::JSONB
+    }
+}
+
+/// A row of `sql::FOLD_COLUMNS`, read by position.
+fn decode_fold(row: &Row) -> Result<FoldEvent<'_>, StoreError> {
+    let stream_id: &str = row.try_get(0)?;
+    let payload: JsonText<'_> = row.try_get(4)?;
+    Ok(FoldEvent {
+        stream_id,
+        category: StreamId::category_of(stream_id).map_err(|e| corrupt("stream id", e))?,
+        stream_version: row.try_get(1)?,
+        event_type: row.try_get(2)?,
+        schema_version: row.try_get(3)?,
+        payload: payload.0,
+    })
+}
+
+/// The cursor of a row of `sql::FOLD_COLUMNS`.
+fn fold_cursor(row: &Row) -> Result<Cursor, StoreError> {
+    let tx: &str = row.try_get(6)?;
+    Cursor::from_row(tx, row.try_get(5)?).ok_or_else(|| corrupt("tx_id", tx))
+}
+
 impl Store {
+    /// [`Store::read_stream`] as [`FoldRows`].
+    pub async fn read_stream_folds(
+        &self,
+        stream_id: &str,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<FoldRows, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&sql::read_stream_folds()).await?;
+        let rows = client
+            .query(&stmt, &[&stream_id, &from_version.max(1), &limit])
+            .await?;
+        Ok(FoldRows { rows })
+    }
+
+    /// [`Store::read_all`] as [`FoldRows`]: the same gap-free feed, only the columns a
+    /// projection folds.
+    pub async fn read_all_folds(&self, after: Cursor, limit: i64) -> Result<FoldPage, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(&sql::read_all_folds()).await?;
+        let tx = after.tx_id().to_string();
+        let rows = client
+            .query(&stmt, &[&tx, &after.position(), &limit])
+            .await?;
+        let next = rows.last().map_or(Ok(after), fold_cursor)?;
+        Ok(FoldPage {
+            rows: FoldRows { rows },
+            next,
+        })
+    }
+
     /// Events of one stream with `stream_version >= from_version`, in version order.
     pub async fn read_stream(
         &self,

@@ -55,24 +55,49 @@ SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key 
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_version, event_id, event_type, \
 schema_version, recorded_at, payload, metadata, prev_hash, hash, tx_id::text AS tx_text";
 
-/// One stream from a version, in version order.
-pub fn read_stream() -> String {
+/// One stream from a version, in version order, with `columns`.
+fn stream_from(columns: &str) -> String {
     format!(
-        "SELECT {EVENT_COLUMNS} FROM events \
+        "SELECT {columns} FROM events \
          WHERE stream_id = $1 AND stream_version >= $2 \
          ORDER BY stream_version LIMIT $3"
     )
 }
 
-/// The gap-free global feed: only transactions older than every running transaction are
-/// passed, in (tx_id, global_position) order, strictly after the cursor.
-pub fn read_all() -> String {
+/// One stream from a version, in version order.
+pub fn read_stream() -> String {
+    stream_from(EVENT_COLUMNS)
+}
+
+/// The gap-free global feed after a cursor, with `columns`: only transactions older than
+/// every running one (see `Store::read_all`).
+fn feed_after(columns: &str) -> String {
     format!(
-        "SELECT {EVENT_COLUMNS} FROM events \
+        "SELECT {columns} FROM events \
          WHERE (tx_id, global_position) > ($1::text::xid8, $2::int8) \
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
          ORDER BY events.tx_id, events.global_position LIMIT $3"
     )
+}
+
+/// The gap-free global feed after a cursor.
+pub fn read_all() -> String {
+    feed_after(EVENT_COLUMNS)
+}
+
+/// The columns a projection's fold reads (see `read::FoldRows`), in this order.
+const FOLD_COLUMNS: &str =
+    "stream_id, stream_version, event_type, schema_version, payload, global_position, \
+     tx_id::text AS tx_text";
+
+/// [`read_stream`] with [`FOLD_COLUMNS`].
+pub fn read_stream_folds() -> String {
+    stream_from(FOLD_COLUMNS)
+}
+
+/// [`read_all`] with [`FOLD_COLUMNS`].
+pub fn read_all_folds() -> String {
+    feed_after(FOLD_COLUMNS)
 }
 
 /// Streams of a category whose `wake_at` has come, oldest first.
@@ -208,7 +233,10 @@ SELECT pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text FROM pg_current_snap
 
 // ---- benchmark support (bench.rs) ----
 
-pub const BENCH_SCAN: &str = "\
-SELECT global_position, stream_id, stream_version, event_id, event_type, schema_version,
-       recorded_at, payload, metadata, prev_hash, hash, tx_id::text AS tx_text
-FROM events";
+/// A plain sequential scan of every column.
+pub const BENCH_SCAN_EVERY: &str = "SELECT * FROM events";
+
+/// A sequential scan of the columns a fold reads.
+pub fn bench_scan_fold() -> String {
+    format!("SELECT {FOLD_COLUMNS} FROM events")
+}

@@ -1,12 +1,10 @@
 //! The engine: generations, checkpointed steps, catch-up, rebuild and swap.
 
-use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use ledger_core::domain::{BookingState, CouponState, DomainEvent, Evolve, SlotState};
-use ledger_core::RecordedEvent;
-use ledger_store::{Cursor, FeedEvent, FeedPage, Store, StoreError};
+use ledger_store::{Cursor, FoldEvent, FoldPage, FoldRows, Store, StoreError};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
@@ -95,31 +93,29 @@ type Columns<S> = fn(&S) -> (Option<String>, Option<DateTime<Utc>>);
 /// states. Events at or below a stored version are skipped (already applied).
 fn fold<S>(
     model: ReadModel,
-    events: &[Cow<'_, RecordedEvent>],
+    events: &[FoldEvent<'_>],
     rows: &mut HashMap<String, Row>,
     columns: Columns<S>,
 ) -> Result<(), ProjectionError>
 where
     S: Evolve + Serialize + DeserializeOwned,
 {
-    let fail = |e: &RecordedEvent, reason: String| ProjectionError::Undecodable {
+    let fail = |e: &FoldEvent<'_>, reason: String| ProjectionError::Undecodable {
         model: model.name(),
-        stream: e.stream_id.to_string(),
+        stream: e.stream_id.to_owned(),
         version: e.stream_version,
         reason,
     };
     // Each stream's state is decoded once, evolved through all its events of the page,
     // and encoded once (not a JSON round trip per event).
-    let mut working: HashMap<&str, (i64, S, &RecordedEvent)> = HashMap::new();
+    let mut working: HashMap<&str, (i64, S, &FoldEvent<'_>)> = HashMap::new();
     for e in events {
-        let e: &RecordedEvent = e;
-        let id = e.stream_id.as_str();
+        let id = e.stream_id;
         if !working.contains_key(id) {
             let (version, state) = match rows.get(id) {
                 Some(row) => (
                     row.version,
-                    serde_json::from_value(row.state.clone())
-                        .map_err(|err| fail(e, err.to_string()))?,
+                    S::deserialize(&row.state).map_err(|err| fail(e, err.to_string()))?,
                 ),
                 None => (0, S::default()),
             };
@@ -131,7 +127,8 @@ where
         if e.stream_version <= *version {
             continue;
         }
-        let event = S::Event::decode(&e.event_type, e.schema_version, &e.payload)
+        // Read from the payload's text as the database sent it: no `Value` in between.
+        let event = S::Event::decode_text(e.event_type, e.schema_version, e.payload)
             .map_err(|err| fail(e, err.to_string()))?;
         state.evolve(&event);
         *version = e.stream_version;
@@ -156,6 +153,50 @@ where
     Ok(())
 }
 
+/// A page's events of one stream that are ahead of its stored version, in feed order.
+struct StreamRun<'a> {
+    stream_id: &'a str,
+    stored: i64,
+    events: Vec<FoldEvent<'a>>,
+}
+
+impl StreamRun<'_> {
+    /// The versions after the stored one up to the newest in hand, when the page does not
+    /// hold exactly those in order: `(from, count)` to read from the stream itself.
+    fn missing(&self) -> Option<(i64, i64)> {
+        let consecutive = self
+            .events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.stream_version == self.stored + 1 + i as i64);
+        let target = self.events.iter().map(|e| e.stream_version).max()?;
+        (!consecutive).then_some((self.stored + 1, target - self.stored))
+    }
+}
+
+/// The page's events grouped by stream, each stream's events past its stored version.
+fn stream_runs<'a>(page: &[FoldEvent<'a>], rows: &HashMap<String, Row>) -> Vec<StreamRun<'a>> {
+    let mut by_stream: BTreeMap<&'a str, Vec<FoldEvent<'a>>> = BTreeMap::new();
+    for e in page {
+        by_stream.entry(e.stream_id).or_default().push(*e);
+    }
+    by_stream
+        .into_iter()
+        .filter_map(|(stream_id, events)| {
+            let stored = rows.get(stream_id).map_or(0, |r| r.version);
+            let events: Vec<FoldEvent<'a>> = events
+                .into_iter()
+                .filter(|e| e.stream_version > stored)
+                .collect();
+            (!events.is_empty()).then_some(StreamRun {
+                stream_id,
+                stored,
+                events,
+            })
+        })
+        .collect()
+}
+
 impl Engine {
     pub fn new(store: Store) -> Engine {
         Engine { store }
@@ -166,58 +207,43 @@ impl Engine {
     /// its first lock and may then wait for a stream's lock behind one with a larger id,
     /// so a stream's version n+1 can precede version n in the feed. When a stream's events
     /// in the page are not exactly the next versions in order, the versions in between are
-    /// read from the stream itself: they are committed, because the stream lock
-    /// serialised their transactions before the one whose event is in hand.
+    /// read from the stream itself (into `filled`): they are committed, because the stream
+    /// lock serialised their transactions before the one whose event is in hand.
     async fn in_version_order<'a>(
         &self,
-        page: &[&'a FeedEvent],
-        rows: &HashMap<String, Row>,
-    ) -> Result<Vec<Cow<'a, RecordedEvent>>, ProjectionError> {
-        let mut by_stream: std::collections::BTreeMap<String, Vec<&'a RecordedEvent>> =
-            std::collections::BTreeMap::new();
-        for fe in page {
-            by_stream
-                .entry(fe.event.stream_id.to_string())
-                .or_default()
-                .push(&fe.event);
+        runs: Vec<StreamRun<'a>>,
+        filled: &'a mut Vec<FoldRows>,
+    ) -> Result<Vec<FoldEvent<'a>>, ProjectionError> {
+        // First every read (they need `filled` mutably), then the borrows of what was read.
+        let mut sources = Vec::with_capacity(runs.len());
+        for run in runs {
+            match run.missing() {
+                None => sources.push((run, None)),
+                Some((from, count)) => {
+                    let rows = self
+                        .store
+                        .read_stream_folds(run.stream_id, from, count)
+                        .await?;
+                    if rows.len() as i64 != count {
+                        return Err(ProjectionError::Undecodable {
+                            model: "feed",
+                            stream: run.stream_id.to_owned(),
+                            version: from,
+                            reason: "versions missing from the stream".into(),
+                        });
+                    }
+                    sources.push((run, Some(filled.len())));
+                    filled.push(rows);
+                }
+            }
         }
+        let filled: &'a [FoldRows] = filled;
         let mut out = Vec::new();
-        for (stream, events) in by_stream {
-            let stored = rows.get(&stream).map_or(0, |r| r.version);
-            let target = events
-                .iter()
-                .map(|e| e.stream_version)
-                .max()
-                .unwrap_or(stored);
-            if target <= stored {
-                continue;
+        for (run, read) in sources {
+            match read.and_then(|i| filled.get(i)) {
+                None => out.extend(run.events),
+                Some(rows) => out.extend(rows.events()?),
             }
-            let next: Vec<&'a RecordedEvent> = events
-                .iter()
-                .copied()
-                .filter(|e| e.stream_version > stored)
-                .collect();
-            let consecutive = next
-                .iter()
-                .enumerate()
-                .all(|(i, e)| e.stream_version == stored + 1 + i as i64);
-            if consecutive {
-                out.extend(next.into_iter().map(Cow::Borrowed));
-                continue;
-            }
-            let missing = self
-                .store
-                .read_stream(&events[0].stream_id, stored + 1, target - stored)
-                .await?;
-            if missing.len() as i64 != target - stored {
-                return Err(ProjectionError::Undecodable {
-                    model: "feed",
-                    stream,
-                    version: stored + 1,
-                    reason: "versions missing from the stream".into(),
-                });
-            }
-            out.extend(missing.into_iter().map(Cow::Owned));
         }
         Ok(out)
     }
@@ -263,7 +289,10 @@ impl Engine {
         }
         // Read before opening the transaction: an open transaction holding a row lock
         // would itself hold back the gap-free feed.
-        let page = self.store.read_all(before.checkpoint, BATCH_EVENTS).await?;
+        let page = self
+            .store
+            .read_all_folds(before.checkpoint, BATCH_EVENTS)
+            .await?;
         self.apply_page(model, generation, before.checkpoint, &page)
             .await
     }
@@ -275,15 +304,16 @@ impl Engine {
         model: ReadModel,
         generation: i32,
         expected: Cursor,
-        page: &FeedPage,
+        page: &FoldPage,
     ) -> Result<usize, ProjectionError> {
-        if page.events.is_empty() {
+        if page.rows.is_empty() {
             return Ok(0);
         }
-        let mine: Vec<&FeedEvent> = page
-            .events
-            .iter()
-            .filter(|e| e.event.stream_id.category() == model.category())
+        let mine: Vec<FoldEvent<'_>> = page
+            .rows
+            .events()?
+            .into_iter()
+            .filter(|e| e.category == model.category())
             .collect();
         let table = model.table(generation);
         let mut client = self.store.client().await?;
@@ -304,11 +334,14 @@ impl Engine {
             return Err(ProjectionError::Raced);
         }
         if !mine.is_empty() {
-            let ids: Vec<String> = mine.iter().map(|e| e.event.stream_id.to_string()).collect();
+            // Each stream once: the page holds many events of few streams.
+            let mut ids: Vec<&str> = mine.iter().map(|e| e.stream_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
             // Not a cached statement: a generic plan made while the table was small would
             // keep scanning the whole table as it grows; planned per call, it looks up ids.
             let stored = tx.query(&sql::select_states(&table), &[&ids]).await?;
-            let mut rows: HashMap<String, Row> = HashMap::new();
+            let mut rows: HashMap<String, Row> = HashMap::with_capacity(ids.len());
             for r in &stored {
                 rows.insert(
                     r.try_get("stream_id")?,
@@ -320,7 +353,9 @@ impl Engine {
                     },
                 );
             }
-            let ordered = self.in_version_order(&mine, &rows).await?;
+            let runs = stream_runs(&mine, &rows);
+            let mut filled = Vec::new();
+            let ordered = self.in_version_order(runs, &mut filled).await?;
             match model {
                 ReadModel::SlotAvailability => {
                     fold::<SlotState>(model, &ordered, &mut rows, slot_columns)?
@@ -332,12 +367,11 @@ impl Engine {
                     fold::<CouponState>(model, &ordered, &mut rows, coupon_columns)?
                 }
             }
-            let page_ids: HashSet<&String> = ids.iter().collect();
-            let touched: Vec<(&String, &Row)> = rows
+            let touched: Vec<(&str, &Row)> = ids
                 .iter()
-                .filter(|(id, _)| page_ids.contains(id))
+                .filter_map(|id| rows.get(*id).map(|row| (*id, row)))
                 .collect();
-            let ids: Vec<&str> = touched.iter().map(|(id, _)| id.as_str()).collect();
+            let ids: Vec<&str> = touched.iter().map(|(id, _)| *id).collect();
             let versions: Vec<i64> = touched.iter().map(|(_, r)| r.version).collect();
             let states: Vec<&Value> = touched.iter().map(|(_, r)| &r.state).collect();
             let keys: Vec<Option<&str>> = touched.iter().map(|(_, r)| r.key.as_deref()).collect();
@@ -346,14 +380,14 @@ impl Engine {
             tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
                 .await?;
         }
-        let applied = i64::try_from(page.events.len()).unwrap_or(i64::MAX);
+        let applied = i64::try_from(page.rows.len()).unwrap_or(i64::MAX);
         tx.execute(
             sql::ADVANCE,
             &[&model.name(), &generation, &page.next.to_string(), &applied],
         )
         .await?;
         tx.commit().await?;
-        Ok(page.events.len())
+        Ok(page.rows.len())
     }
 
     /// Steps until the generation has read everything visible now.
@@ -369,11 +403,11 @@ impl Engine {
                 return Ok(total);
             }
             let mut expected = before.checkpoint;
-            let mut page = self.store.read_all(expected, BATCH_EVENTS).await?;
+            let mut page = self.store.read_all_folds(expected, BATCH_EVENTS).await?;
             // Pipelined: the next page is read while this one is applied.
-            while !page.events.is_empty() {
+            while !page.rows.is_empty() {
                 let (next, applied) = tokio::join!(
-                    self.store.read_all(page.next, BATCH_EVENTS),
+                    self.store.read_all_folds(page.next, BATCH_EVENTS),
                     self.apply_page(model, generation, expected, &page)
                 );
                 match applied {

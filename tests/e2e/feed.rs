@@ -1,56 +1,20 @@
 //! Invariant 9: the global feed never skips an event that commits after a reader passed
 //! its position.
 
-use chrono::Utc;
-use ledger_core::{chain_hash, truncate_to_micros, ChainedFields, EventId, Hash, StreamId};
+use ledger_core::{Hash, StreamId};
 use ledger_store::Cursor;
 use ledger_tests::fresh_db;
 use serde_json::json;
 
-use crate::{single, stream};
+use crate::{insert_event_by_hand, single, stream};
 
 /// Begins a transaction on `client` that writes one valid event to `s` and stays open.
 async fn begin_slow_writer(client: &tokio_postgres::Client, s: &StreamId) -> i64 {
-    let event_id = EventId::from_uuid(uuid::Uuid::now_v7()).unwrap();
-    let (payload, metadata) = (json!({"slow": true}), json!({}));
-    let recorded_at = truncate_to_micros(Utc::now());
-    let fields = ChainedFields {
-        stream_id: s,
-        stream_version: 1,
-        event_id: &event_id,
-        event_type: "SeatsHeld",
-        schema_version: 1,
-        recorded_at: &recorded_at,
-        payload: &payload,
-        metadata: &metadata,
-    };
-    let hash = chain_hash(&Hash::ZERO, &fields.canonical_bytes().unwrap());
     client.batch_execute("BEGIN").await.unwrap();
-    client
-        .execute(
-            "INSERT INTO streams (stream_id, category) VALUES ($1, 'slot')",
-            &[&s.as_str()],
-        )
+    let payload = json!({"slow": true});
+    insert_event_by_hand(client, s, 1, Hash::ZERO, "SeatsHeld", payload)
         .await
-        .unwrap();
-    let row = client
-        .query_one(
-            "INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, \
-             payload, metadata, recorded_at, prev_hash, hash) \
-             VALUES ($1, 1, $2, 'SeatsHeld', 1, $3, $4, $5, $6, $7) RETURNING global_position",
-            &[
-                &s.as_str(),
-                &event_id.as_uuid(),
-                &payload,
-                &metadata,
-                &recorded_at,
-                &&Hash::ZERO.as_bytes()[..],
-                &&hash.as_bytes()[..],
-            ],
-        )
-        .await
-        .unwrap();
-    row.get(0)
+        .0
 }
 
 /// Reads from `after` until `n` events arrived. Other tests' transactions in the same

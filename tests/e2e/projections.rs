@@ -13,6 +13,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use crate::api_support::{book, customer, operator, put_slot, put_slot_with};
+use crate::insert_event_by_hand;
 use crate::webhook_support::{intent, post_stripe, stripe_event};
 
 async fn all_events(app: &TestApp) -> i64 {
@@ -470,4 +471,70 @@ async fn a_version_bump_rebuilds_at_start_up_and_swaps() {
         "old table kept until the next swap"
     );
     app.stop().await;
+}
+
+/// The feed is in transaction-id order, not stream order: a transaction that took its id
+/// first may write a stream's next version after a later transaction wrote the one before
+/// it. The fold still applies the stream's versions in order (here the capacity change
+/// would be overwritten by the schedule if the feed's order were folded).
+#[tokio::test]
+async fn a_version_ahead_of_its_predecessor_in_the_feed_is_folded_in_version_order() {
+    let db = fresh_db().await;
+    let store = db.store();
+    let s = ledger_core::StreamId::parse("slot-out-of-order").unwrap();
+    let (first, second) = (db.client().await, db.client().await);
+    // `first` takes its transaction id, then `second` takes a later one and writes v1…
+    first.batch_execute("BEGIN").await.unwrap();
+    first
+        .query_one("SELECT pg_current_xact_id()", &[])
+        .await
+        .unwrap();
+    second.batch_execute("BEGIN").await.unwrap();
+    let scheduled = json!({"spec": {
+        "activity_id": "order", "capacity": 10,
+        "cutoff": {"kind": "minutes_before", "minutes": 30},
+        "price": {"amount_minor": 100, "currency": "ARS"},
+        "starts_at": "2026-12-01T12:00:00Z",
+        "time_zone": "America/Argentina/Buenos_Aires"}});
+    let (_, v1) = insert_event_by_hand(
+        &second,
+        &s,
+        1,
+        ledger_core::Hash::ZERO,
+        "SlotScheduled",
+        scheduled,
+    )
+    .await;
+    second.batch_execute("COMMIT").await.unwrap();
+    // …and `first` writes v2 on top of it.
+    let changed = json!({"capacity": 12, "oversold": 0});
+    insert_event_by_hand(&first, &s, 2, v1, "CapacityChanged", changed).await;
+    first.batch_execute("COMMIT").await.unwrap();
+
+    let feed = store
+        .read_all(ledger_store::Cursor::START, 10)
+        .await
+        .unwrap();
+    let versions: Vec<i64> = feed.events.iter().map(|e| e.event.stream_version).collect();
+    assert_eq!(versions, vec![2, 1], "the feed holds v2 before v1");
+
+    let engine = Engine::new(store);
+    let generation = engine
+        .start_generation(ReadModel::SlotAvailability)
+        .await
+        .unwrap();
+    catch_up_fully(&engine, ReadModel::SlotAvailability, generation).await;
+    let states = engine
+        .states(ReadModel::SlotAvailability, generation)
+        .await
+        .unwrap();
+    assert_eq!(states.len(), 1);
+    let (stream, version, state) = &states[0];
+    assert_eq!((stream.as_str(), *version), ("slot-out-of-order", 2));
+    assert_eq!(state["spec"]["capacity"], 12, "{state}");
+    let info = engine
+        .generation(ReadModel::SlotAvailability, generation)
+        .await
+        .unwrap();
+    assert_eq!(info.events_applied, 2, "each event read once");
 }

@@ -158,3 +158,21 @@ fn event_id_requires_version_7() {
     );
     assert!(serde_json::from_str::<EventId>(&format!("\"{V4}\"")).is_err());
 }
+
+#[test]
+fn category_of_checks_like_parse() {
+    for text in [
+        "slot-glaciar-0900",
+        "slotglaciar",
+        "hotel-1",
+        "slot-",
+        "slot-a b",
+        "coupon-X",
+    ] {
+        assert_eq!(
+            StreamId::category_of(text),
+            StreamId::parse(text).map(|id| id.category()),
+            "{text}"
+        );
+    }
+}

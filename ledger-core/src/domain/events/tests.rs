@@ -25,12 +25,33 @@ fn verano() -> CouponCode {
     CouponCode::parse("VERANO10").expect("code")
 }
 
+/// Decodes `payload` from its value and from its JSON text: both paths must agree (the
+/// same event, or the same kind of refusal). Returns the value path's answer.
+fn decode_both<E: DomainEvent + PartialEq + Debug>(
+    event_type: &str,
+    version: i32,
+    payload: &Value,
+) -> Result<E, DecodeError> {
+    let from_value = E::decode(event_type, version, payload);
+    let from_text = E::decode_text(event_type, version, &payload.to_string());
+    match (&from_value, &from_text) {
+        (Ok(value), Ok(text)) => assert_eq!(value, text, "{payload}"),
+        (Err(value), Err(text)) => assert_eq!(
+            std::mem::discriminant(value),
+            std::mem::discriminant(text),
+            "{value} / {text}"
+        ),
+        _ => panic!("the paths disagree on {payload}: {from_value:?} / {from_text:?}"),
+    }
+    from_value
+}
+
 /// `literal`, at the type's current schema version, decodes to `expected`, and `expected`
 /// encodes to exactly `literal`'s JSON.
 fn golden<E: DomainEvent + PartialEq + Debug>(event_type: &str, literal: &str, expected: E) {
     let payload: Value = serde_json::from_str(literal).expect("literal is JSON");
     let version = E::current_schema_version(event_type).expect("a listed type");
-    let decoded = E::decode(event_type, version, &payload).expect("golden payload decodes");
+    let decoded = decode_both::<E>(event_type, version, &payload).expect("golden payload decodes");
     assert_eq!(decoded, expected, "{event_type}");
     assert_eq!(expected.event_type(), event_type);
     assert_eq!(expected.schema_version(), version);
@@ -284,20 +305,20 @@ fn decode_refuses_unknown_types_versions_and_shapes() {
     let held = json!({"booking_id": beef().to_string(), "seats": 2,
         "hold_expires_at": "2026-12-01T12:15:00Z",
         "unit_price": {"amount_minor": 1, "currency": "ARS"}});
-    assert!(SlotEvent::decode("SeatsHeld", 1, &held).is_ok());
+    assert!(decode_both::<SlotEvent>("SeatsHeld", 1, &held).is_ok());
     assert_eq!(
-        SlotEvent::decode("SeatsHold", 1, &held),
+        decode_both::<SlotEvent>("SeatsHold", 1, &held),
         Err(DecodeError::UnknownType {
             event_type: "SeatsHold".into()
         })
     );
     assert!(matches!(
-        BookingEvent::decode("SeatsHeld", 1, &held),
+        decode_both::<BookingEvent>("SeatsHeld", 1, &held),
         Err(DecodeError::UnknownType { .. })
     ));
     for version in [0, 2, -1] {
         assert_eq!(
-            SlotEvent::decode("SeatsHeld", version, &held),
+            decode_both::<SlotEvent>("SeatsHeld", version, &held),
             Err(DecodeError::UnsupportedVersion {
                 event_type: "SeatsHeld".into(),
                 schema_version: version
@@ -320,18 +341,18 @@ fn decode_refuses_unknown_types_versions_and_shapes() {
     ] {
         assert!(
             matches!(
-                SlotEvent::decode("SeatsHeld", 1, &bad),
+                decode_both::<SlotEvent>("SeatsHeld", 1, &bad),
                 Err(DecodeError::InvalidPayload { .. })
             ),
             "{bad}"
         );
     }
     assert!(matches!(
-        BookingEvent::decode("BookingExpired", 1, &json!({"at": 1})),
+        decode_both::<BookingEvent>("BookingExpired", 1, &json!({"at": 1})),
         Err(DecodeError::InvalidPayload { .. })
     ));
     let long = "X".repeat(10_000);
-    let error = SlotEvent::decode(&long, 1, &held)
+    let error = decode_both::<SlotEvent>(&long, 1, &held)
         .expect_err("unknown")
         .to_string();
     assert!(error.len() < 200, "{error}");
@@ -365,4 +386,42 @@ fn fold_stored_rebuilds_a_state_from_rows() {
 
     let booking: BookingState = fold_stored([("BookingExpired", 1, &json!({}))]).expect("folds");
     assert_eq!(booking.status, BookingStatus::Expired);
+}
+
+#[test]
+fn decode_text_refuses_anything_but_one_json_object() {
+    let held = json!({"booking_id": beef().to_string(), "seats": 2,
+        "hold_expires_at": "2026-12-01T12:15:00Z",
+        "unit_price": {"amount_minor": 1, "currency": "ARS"}})
+    .to_string();
+    assert!(SlotEvent::decode_text("SeatsHeld", 1, &held).is_ok());
+    for bad in [
+        format!("{held} {{}}"),
+        format!("{held}x"),
+        held[..held.len() - 1].to_owned(),
+        String::new(),
+        "[2]".to_owned(),
+        "null".to_owned(),
+    ] {
+        assert!(
+            matches!(
+                SlotEvent::decode_text("SeatsHeld", 1, &bad),
+                Err(DecodeError::InvalidPayload { .. })
+            ),
+            "{bad}"
+        );
+    }
+    for bad in ["{\"x\": 1}", "[]", "nope"] {
+        assert!(
+            matches!(
+                BookingEvent::decode_text("BookingExpired", 1, bad),
+                Err(DecodeError::InvalidPayload { .. })
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        BookingEvent::decode_text("BookingExpired", 1, " {} "),
+        Ok(BookingEvent::BookingExpired)
+    );
 }
