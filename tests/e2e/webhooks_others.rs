@@ -282,6 +282,12 @@ async fn the_outbox_delivers_each_confirmation_once_in_effect_despite_failures()
     )
     .await;
     assert_eq!(delivered["items"].as_array().unwrap().len(), 1);
+    let newest = app.state.store.newest_cursor().await.unwrap().unwrap();
+    assert_eq!(
+        delivered["as_of"],
+        newest.to_string(),
+        "as_of: the feeder has read the whole feed"
+    );
     app.stop().await;
 }
 

@@ -1,5 +1,6 @@
 //! `GET /v1/admin/outbox?state=pending|delivered|dead` (admin or operator): the outbox to
-//! the panel, oldest first — dead letters are where operations look.
+//! the panel, oldest first — dead letters are where operations look. Its `as_of` is the
+//! feeder's checkpoint: every booking event up to it has been enqueued.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub struct OutboxQuery {
 /// The outbox to the panel by state (admin, operator).
 #[utoipa::path(get, path = "/v1/admin/outbox", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "pending | delivered | dead (default dead)")),
-    responses((status = 200, description = "items: event_id, booking_id, type, state, attempts, next_attempt_at, last_error, payload")))]
+    responses((status = 200, description = "items: event_id, booking_id, type, state, attempts, next_attempt_at, last_error, payload; as_of: the feed cursor up to which events are enqueued")))]
 pub async fn outbox(
     state: web::Data<AppState>,
     principal: Principal,
@@ -36,6 +37,8 @@ pub async fn outbox(
             "state is pending, delivered or dead",
         ));
     }
+    // Read before the rows: they reflect at least the feed up to it.
+    let as_of = state.store.checkpoint(crate::outbox::CONSUMER).await?;
     let rows = state.store.outbox_rows(wanted, MAX_LISTED).await?;
     let items: Vec<_> = rows
         .iter()
@@ -43,7 +46,7 @@ pub async fn outbox(
                         "attempts": r.attempts, "next_attempt_at": r.next_attempt_at, "last_error": r.last_error,
                         "payload": r.payload}))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({"items": items})))
+    Ok(HttpResponse::Ok().json(json!({"items": items, "as_of": as_of.to_string()})))
 }
 
 /// Read models: name, version, generation, checkpoint, lag, state (admin).
