@@ -6,10 +6,55 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use ledger_core::{Category, Hash, RecordedEvent, StreamId};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_postgres::Statement;
 
-use crate::{sql, Store, StoreError};
+use crate::{sql, DedupKey, FeedEvent, Store, StoreError};
+
+/// One line of an export (`ledger-replay export`): the recorded event in its serde form
+/// (API.md's export format, what the hash chain covers) and, when the event carries one,
+/// the key it was deduplicated by — so an imported ledger still refuses a provider's
+/// redelivery or a client's retry. The key is not covered by the hash chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportedEvent {
+    #[serde(flatten)]
+    pub event: RecordedEvent,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup: Option<ExportedDedup>,
+}
+
+/// A dedup key as exported: `scope` is `client:<sub>` or a provider name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedDedup {
+    pub scope: String,
+    pub key: String,
+}
+
+impl ExportedEvent {
+    pub fn from_feed(feed: &FeedEvent) -> ExportedEvent {
+        ExportedEvent {
+            event: feed.event.clone(),
+            dedup: feed.dedup.as_ref().map(|d| ExportedDedup {
+                scope: d.scope().to_owned(),
+                key: d.key().to_owned(),
+            }),
+        }
+    }
+
+    /// The dedup key, checked as the store checks one; `None` without one.
+    pub fn dedup_key(&self) -> Result<Option<DedupKey>, StoreError> {
+        self.dedup
+            .as_ref()
+            .map(|d| {
+                DedupKey::new(d.scope.as_str(), d.key.as_str()).ok_or_else(|| {
+                    StoreError::InvalidEvent("dedup scope or key empty or too long".into())
+                })
+            })
+            .transpose()
+    }
+}
 
 /// Most rows one audit query returns: a report names the first finding, and a handful more
 /// only help to see a pattern.
@@ -262,12 +307,25 @@ impl ImportTx {
     }
 
     /// Writes events exactly as exported (at most [`MAX_IMPORT_BATCH`]), global positions
-    /// included; their streams must have been inserted.
-    pub async fn insert_events(&mut self, events: &[RecordedEvent]) -> Result<(), StoreError> {
-        check_batch(events.len())?;
-        if events.is_empty() {
+    /// and dedup keys included; their streams must have been inserted.
+    pub async fn insert_events(&mut self, lines: &[ExportedEvent]) -> Result<(), StoreError> {
+        check_batch(lines.len())?;
+        if lines.is_empty() {
             return Ok(());
         }
+        let dedups = lines
+            .iter()
+            .map(ExportedEvent::dedup_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        let scopes: Vec<Option<&str>> = dedups
+            .iter()
+            .map(|d| d.as_ref().map(DedupKey::scope))
+            .collect();
+        let keys: Vec<Option<&str>> = dedups
+            .iter()
+            .map(|d| d.as_ref().map(DedupKey::key))
+            .collect();
+        let events: Vec<&RecordedEvent> = lines.iter().map(|l| &l.event).collect();
         let positions: Vec<i64> = events.iter().map(|e| e.global_position).collect();
         let ids: Vec<&str> = events.iter().map(|e| e.stream_id.as_str()).collect();
         let versions: Vec<i64> = events.iter().map(|e| e.stream_version).collect();
@@ -284,7 +342,7 @@ impl ImportTx {
                 &self.events,
                 &[
                     &positions, &ids, &versions, &event_ids, &types, &schemas, &payloads,
-                    &metadata, &times, &prevs, &hashes,
+                    &metadata, &times, &prevs, &hashes, &scopes, &keys,
                 ],
             )
             .await?;

@@ -30,7 +30,7 @@ pub use clock::SystemClock;
 pub use cursor::{Cursor, CursorError};
 pub use error::StoreError;
 pub use migrate::{connect_one, latest_version, migrate};
-pub use outcome::{DedupKey, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
+pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
 pub use read::{FeedEvent, FeedPage, FoldEvent, FoldPage, FoldRows, MAX_PAGE_EVENTS};
 pub use store::{with_session_limits, Store, StoreSettings};
 

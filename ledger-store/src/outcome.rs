@@ -16,6 +16,19 @@ pub struct StoredOutcome {
     pub body: Value,
 }
 
+/// What a client idempotency key has been used for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyUse {
+    /// Never: the command may execute.
+    Unused,
+    /// A command executed under it; this is its outcome, to replay.
+    Stored(StoredOutcome),
+    /// Events carry the key but no outcome is stored: a ledger imported from an export
+    /// (which carries dedup keys, not outcomes). The command must not execute again, and
+    /// its first answer cannot be replayed.
+    UsedWithoutOutcome,
+}
+
 /// Where an outcome (and the dedup key of the first event) is filed: `scope` is
 /// `client:<sub>` for idempotency keys or a provider name; `key` is the key or event id.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Row;
 
 use crate::append::{decode_head, StreamHead};
-use crate::outcome::{decode_outcome, DedupKey, StoredOutcome};
+use crate::outcome::{decode_outcome, DedupKey, KeyUse, StoredOutcome};
 use crate::{sql, Cursor, Store, StoreError};
 
 /// Most events one read returns: bounds the memory of a page (auditor pages are 1000,
@@ -18,6 +18,9 @@ pub const MAX_PAGE_EVENTS: i64 = 10_000;
 pub struct FeedEvent {
     pub cursor: Cursor,
     pub event: RecordedEvent,
+    /// The key it was deduplicated by (a client idempotency key or a provider event id),
+    /// if any. Not part of the hash chain.
+    pub dedup: Option<DedupKey>,
 }
 
 /// One page of the global feed. `next` is the cursor to pass for the following page (the
@@ -63,7 +66,25 @@ fn decode_event(row: &tokio_postgres::Row) -> Result<FeedEvent, StoreError> {
         hash: Hash::from_slice(hash).map_err(|e| corrupt("hash", e))?,
     };
     let cursor = Cursor::from_row(tx, global_position).ok_or_else(|| corrupt("tx_id", tx))?;
-    Ok(FeedEvent { cursor, event })
+    let scope: Option<String> = row.try_get("dedup_scope")?;
+    let key: Option<String> = row.try_get("dedup_key")?;
+    let dedup = match (scope, key) {
+        (None, None) => None,
+        (Some(scope), Some(key)) => {
+            Some(DedupKey::new(scope, key).ok_or_else(|| corrupt("dedup key", "out of bounds"))?)
+        }
+        _ => {
+            return Err(corrupt(
+                "dedup key",
+                "scope without key or key without scope",
+            ))
+        }
+    };
+    Ok(FeedEvent {
+        cursor,
+        event,
+        dedup,
+    })
 }
 
 /// Events as a projection folds them: the columns a fold reads (no ids, metadata or hashes),
@@ -194,15 +215,26 @@ impl Store {
         from_version: i64,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let events = self
+            .read_stream_feed(stream_id, from_version, limit)
+            .await?;
+        Ok(events.into_iter().map(|f| f.event).collect())
+    }
+
+    /// [`Store::read_stream`] with each event's cursor and dedup key.
+    pub async fn read_stream_feed(
+        &self,
+        stream_id: &StreamId,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<Vec<FeedEvent>, StoreError> {
         let limit = check_limit(limit)?;
         let client = self.client().await?;
         let stmt = client.prepare_cached(&sql::read_stream()).await?;
         let rows = client
             .query(&stmt, &[&stream_id.as_str(), &from_version.max(1), &limit])
             .await?;
-        rows.iter()
-            .map(|r| decode_event(r).map(|f| f.event))
-            .collect()
+        rows.iter().map(decode_event).collect()
     }
 
     /// The gap-free global feed strictly after `after`. Only events of transactions older
@@ -313,6 +345,25 @@ impl Store {
             .query_one(&stmt, &[&tx, &after.position()])
             .await?
             .try_get(0)?)
+    }
+
+    /// What a client command's key was used for: its stored outcome, nothing, or (in an
+    /// imported ledger) events without an outcome. One statement.
+    pub async fn key_use(&self, dedup: &DedupKey) -> Result<KeyUse, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::SELECT_KEY_USE).await?;
+        let row = client
+            .query_one(&stmt, &[&dedup.scope(), &dedup.key()])
+            .await?;
+        let status: Option<i16> = row.try_get("status")?;
+        if status.is_some() {
+            return Ok(KeyUse::Stored(decode_outcome(&row)?));
+        }
+        Ok(if row.try_get("in_events")? {
+            KeyUse::UsedWithoutOutcome
+        } else {
+            KeyUse::Unused
+        })
     }
 
     /// The stored outcome of a client command, if its key was used.

@@ -50,10 +50,18 @@ VALUES ($1, $2, $3, $4, CASE WHEN $6::bool THEN jsonb_set($5::jsonb, '{cursor}',
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";
 
+/// A key's stored outcome, if any, and whether an event carries the key (one row always).
+pub const SELECT_KEY_USE: &str = "\
+SELECT o.fingerprint, o.status, o.body,
+       EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2) AS in_events
+FROM (SELECT 1) AS one
+LEFT JOIN command_outcomes o ON o.scope = $1 AND o.key = $2";
+
 /// `tx_id` goes out as text under another name: an output column named `tx_id` would
 /// capture `ORDER BY tx_id` and sort transaction ids as text ("1000" before "999").
 const EVENT_COLUMNS: &str = "global_position, stream_id, stream_version, event_id, event_type, \
-schema_version, recorded_at, payload, metadata, prev_hash, hash, tx_id::text AS tx_text";
+schema_version, recorded_at, payload, metadata, prev_hash, hash, tx_id::text AS tx_text, \
+dedup_scope, dedup_key";
 
 /// One stream from a version, in version order, with `columns`.
 fn stream_from(columns: &str) -> String {
@@ -215,10 +223,12 @@ WHERE s.version = 0";
 /// Events of an import, their global positions kept.
 pub const IMPORT_EVENTS: &str = "\
 INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
-                    schema_version, payload, metadata, recorded_at, prev_hash, hash)
+                    schema_version, payload, metadata, recorded_at, prev_hash, hash,
+                    dedup_scope, dedup_key)
 OVERRIDING SYSTEM VALUE
 SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[],
-                     $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[])";
+                     $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[],
+                     $12::text[], $13::text[])";
 
 /// Moves the position sequence past the imported positions (a no-op with no events).
 pub const IMPORT_MOVE_SEQUENCE: &str = "\

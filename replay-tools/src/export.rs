@@ -1,14 +1,16 @@
 //! `ledger-replay export`: events as JSON lines, one `RecordedEvent` per line in its serde
-//! form (the export format of API.md "Auditor"). The whole ledger or one category in the
-//! gap-free feed order, after an optional cursor; or one stream in version order. Streamed
-//! page by page, so memory stays bounded whatever the ledger's size.
+//! form (the export format of API.md "Auditor"), with a `dedup` member `{scope, key}` on an
+//! event that carries a dedup key ([`ExportedEvent`]). The whole ledger or one category in
+//! the gap-free feed order, after an optional cursor; or one stream in version order.
+//! Streamed page by page, so memory stays bounded whatever the ledger's size.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
-use ledger_core::{Category, RecordedEvent, StreamId};
-use ledger_store::{Cursor, Store};
+use ledger_core::{Category, StreamId};
+use ledger_store::export::ExportedEvent;
+use ledger_store::{Cursor, FeedEvent, Store};
 
 use crate::output::json_line;
 use crate::ReplayError;
@@ -86,9 +88,10 @@ fn write_failed(e: std::io::Error) -> ReplayError {
     ReplayError::io("writing the export")(e)
 }
 
-fn write_event(out: &mut dyn Write, event: &RecordedEvent, format: Format) -> std::io::Result<()> {
+fn write_event(out: &mut dyn Write, feed: &FeedEvent, format: Format) -> std::io::Result<()> {
+    let event = &feed.event;
     match format {
-        Format::JsonLines => json_line(out, event),
+        Format::JsonLines => json_line(out, &ExportedEvent::from_feed(feed)),
         Format::Table => {
             let hash = event.hash.to_hex();
             writeln!(
@@ -120,7 +123,7 @@ async fn export_stream(
     let (mut from, mut written) = (1, 0);
     loop {
         let page = store
-            .read_stream(stream_id, from, EXPORT_PAGE_EVENTS)
+            .read_stream_feed(stream_id, from, EXPORT_PAGE_EVENTS)
             .await?;
         for event in &page {
             write_event(out, event, format).map_err(write_failed)?;
@@ -129,7 +132,7 @@ async fn export_stream(
         }
         match page.last() {
             Some(last) if page.len() as i64 == EXPORT_PAGE_EVENTS => {
-                from = last.stream_version + 1;
+                from = last.event.stream_version + 1;
             }
             _ => break,
         }
@@ -165,7 +168,7 @@ async fn export_feed(
             if category.is_some_and(|c| feed.event.stream_id.category() != c) {
                 continue;
             }
-            write_event(out, &feed.event, format).map_err(write_failed)?;
+            write_event(out, feed, format).map_err(write_failed)?;
             written += 1;
         }
         cursor = page.next;

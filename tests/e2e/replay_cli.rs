@@ -378,3 +378,87 @@ async fn state_at_a_version_or_a_time_matches_what_the_api_answered_then() {
     assert!(versions.windows(2).all(|w| w[0] < w[1]), "{versions:?}");
     assert_eq!(answered[2].1["held"], 6);
 }
+
+/// Invariant 3 across an import: each exported event carries its dedup key, so on the
+/// imported ledger a provider's redelivery is a duplicate, and a client's retry of a key
+/// does not execute again — its answer was not exported, so it is a 409 that says so.
+#[tokio::test]
+async fn an_imported_ledger_still_applies_each_key_at_most_once() {
+    use crate::api_support::{book, customer, put_slot};
+    use crate::webhook_support::{intent, post_stripe, stripe_event};
+    use ledger_tests::app::spawn_app;
+
+    let (source, target) = (fresh_db().await, fresh_db().await);
+    let app = spawn_app(source.store()).await;
+    put_slot(&app, "k1", 10).await;
+    let (status, booked) = book(&app, &customer(1), "key-1", &[("k1", 2)]).await;
+    assert_eq!(status, 201, "{booked}");
+    let id = booked["booking_id"].as_str().unwrap().to_owned();
+    let paid = stripe_event(
+        "evt_imported",
+        "payment_intent.succeeded",
+        intent("pi_imported", &id, 9_000_000, "ars"),
+    );
+    assert_eq!(post_stripe(&app, &paid).await.1["status"], "applied");
+    let exported = export_all(&app.state.store).await;
+    app.stop().await;
+    let scopes: Vec<String> = exported
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .filter_map(|line| {
+            let line: serde_json::Value = serde_json::from_slice(line).unwrap();
+            line["dedup"]["scope"].as_str().map(str::to_owned)
+        })
+        .collect();
+    assert!(
+        scopes.contains(&"client:cust-1".to_owned()) && scopes.contains(&"stripe".to_owned()),
+        "{scopes:?}"
+    );
+
+    // A dedup key is not chained, but it is checked like the store checks one.
+    let text = String::from_utf8(exported.clone()).unwrap();
+    let emptied = text.replace("\"scope\":\"stripe\"", "\"scope\":\"\"");
+    assert_ne!(emptied, text);
+    let refused = import(
+        &target.store(),
+        &file_with(emptied.as_bytes()),
+        &quiet().bar(0, "import"),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(ReplayError::BadLine { .. })),
+        "{refused:?}"
+    );
+
+    import(
+        &target.store(),
+        &file_with(&exported),
+        &quiet().bar(0, "import"),
+    )
+    .await
+    .expect("import");
+    let again = verified(&target.store()).await;
+    assert!(again.is_clean(), "{again:?}");
+    let app = spawn_app(target.store()).await;
+    assert_eq!(post_stripe(&app, &paid).await.1["status"], "duplicate");
+    let (status, problem) = book(&app, &customer(1), "key-1", &[("k1", 2)]).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("idempotency_outcome_unavailable")),
+        "{problem}"
+    );
+    let bookings: i64 = target
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM streams WHERE category = 'booking'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(bookings, 1, "the retry executed nothing");
+    let (status, fresh) = book(&app, &customer(1), "key-2", &[("k1", 1)]).await;
+    assert_eq!(status, 201, "a new key is a new request: {fresh}");
+    app.stop().await;
+}

@@ -20,7 +20,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use ledger_core::{IdempotencyKey, RequestFingerprint, StreamId};
 use ledger_store::{
-    AppendBatch, DedupKey, LockedStreams, OutcomeToStore, StoreError, StoredOutcome,
+    AppendBatch, DedupKey, KeyUse, LockedStreams, OutcomeToStore, StoreError, StoredOutcome,
 };
 use serde_json::Value;
 
@@ -104,6 +104,31 @@ fn replay(stored: StoredOutcome, meta: &CommandMeta) -> Result<HttpResponse, Api
     Ok(respond(stored.status, stored.body, true))
 }
 
+/// A key that events carry but whose outcome is not stored (an imported ledger): the
+/// command ran once already, so it does not run again, and its answer is gone.
+fn outcome_unavailable() -> ApiError {
+    ApiError::conflict(
+        "idempotency_outcome_unavailable",
+        "Idempotency key already used",
+        "a command already ran under this Idempotency-Key, but its answer is not available \
+         (the ledger was imported); it is not executed again — use a new key for a new request",
+    )
+}
+
+/// The answer for a key already used, if it was (replayed, 422 for a different request,
+/// 409 when its outcome is not available); `None` for a fresh key.
+async fn answered(
+    state: &AppState,
+    dedup: &DedupKey,
+    meta: &CommandMeta,
+) -> Result<Option<HttpResponse>, ApiError> {
+    match state.store.key_use(dedup).await? {
+        KeyUse::Unused => Ok(None),
+        KeyUse::Stored(stored) => replay(stored, meta).map(Some),
+        KeyUse::UsedWithoutOutcome => Err(outcome_unavailable()),
+    }
+}
+
 /// The stored answer for this command's key, if there is one (replayed, or 422 for a
 /// different request). For commands that must call a provider before locking anything.
 pub async fn replayed(
@@ -113,10 +138,7 @@ pub async fn replayed(
     let Some(d) = meta.dedup()? else {
         return Ok(None);
     };
-    match state.store.outcome(&d).await? {
-        Some(stored) => replay(stored, meta).map(Some),
-        None => Ok(None),
-    }
+    answered(state, &d, meta).await
 }
 
 /// Runs a command: replay check, lock `streams`, `decide`, commit with the outcome.
@@ -130,8 +152,8 @@ pub async fn execute(
 ) -> Result<HttpResponse, ApiError> {
     let dedup = meta.dedup()?;
     if let Some(d) = &dedup {
-        if let Some(stored) = state.store.outcome(d).await? {
-            return replay(stored, meta);
+        if let Some(answer) = answered(state, d, meta).await? {
+            return Ok(answer);
         }
     }
     let locked = state.store.lock(streams).await?;
@@ -163,10 +185,8 @@ pub async fn execute(
         Err(StoreError::Duplicate {
             outcome: Some(stored),
         }) => replay(stored, meta),
-        Err(StoreError::Duplicate { outcome: None }) => {
-            tracing::error!("client dedup key used without a stored outcome");
-            Err(ApiError::internal())
-        }
+        // An event carries the key but no outcome is stored (an imported ledger).
+        Err(StoreError::Duplicate { outcome: None }) => Err(outcome_unavailable()),
         Err(e) => Err(e.into()),
     }
 }

@@ -5,7 +5,8 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use ledger_core::{chain_hash, Hash, RecordedEvent};
+use ledger_core::{chain_hash, Hash};
+use ledger_store::export::ExportedEvent;
 
 use crate::ReplayError;
 
@@ -51,7 +52,7 @@ impl EventLines {
     }
 
     /// The next event; `None` at the end. Empty lines are skipped.
-    pub(crate) fn next_event(&mut self) -> Result<Option<RecordedEvent>, ReplayError> {
+    pub(crate) fn next_event(&mut self) -> Result<Option<ExportedEvent>, ReplayError> {
         loop {
             self.buf.clear();
             let read = (&mut self.reader)
@@ -71,9 +72,10 @@ impl EventLines {
             if text.is_empty() {
                 continue;
             }
-            return serde_json::from_slice(text)
-                .map(Some)
-                .map_err(|e| self.bad(format!("not an exported event: {e}")));
+            let line: ExportedEvent = serde_json::from_slice(text)
+                .map_err(|e| self.bad(format!("not an exported event: {e}")))?;
+            line.dedup_key().map_err(|e| self.bad(e.to_string()))?;
+            return Ok(Some(line));
         }
     }
 

@@ -6,11 +6,15 @@
 //! byte imports nothing.
 //!
 //! Kept: stream_id, stream_version, event_id, event_type, schema_version, recorded_at,
-//! payload, metadata, prev_hash, hash AND global_position (inserted with `OVERRIDING SYSTEM
-//! VALUE`; the position sequence is moved past the largest). Set: each stream's version,
-//! last hash, category, and `wake_at` for bookings still held (so the sweeper expires them
-//! as it would have). Left empty: snapshots (caches; the service folds events when one is
-//! missing). Not in the export format, so not restored: dedup keys and command outcomes.
+//! payload, metadata, prev_hash, hash, the dedup key AND global_position (inserted with
+//! `OVERRIDING SYSTEM VALUE`; the position sequence is moved past the largest). So a
+//! provider's redelivery of an imported event is a duplicate, and a client's retry of an
+//! imported idempotency key never executes again (its stored outcome is not exported: it
+//! is answered 409 `idempotency_outcome_unavailable`). Set: each stream's version, last
+//! hash, category, and `wake_at` for bookings still held (so the sweeper expires them as it
+//! would have). Left empty: snapshots (caches; the service folds events when one is
+//! missing). Not in the export format, so not restored: command outcomes (rejections
+//! included: a rejected command wrote no event, so its key is free again after import).
 
 mod file;
 
@@ -117,6 +121,7 @@ fn verify_file(path: &Path, bar: &ProgressBar) -> Result<Verified, ReplayError> 
                 max: MAX_IMPORT_EVENTS,
             });
         }
+        let event = &event.event;
         let seen = streams.entry(event.stream_id.clone()).or_insert_with(|| {
             let booking = event.stream_id.category() == Category::Booking;
             StreamSeen {
@@ -125,9 +130,9 @@ fn verify_file(path: &Path, bar: &ProgressBar) -> Result<Verified, ReplayError> 
             }
         });
         seen.chain
-            .push(&event.stream_id, &event)
+            .push(&event.stream_id, event)
             .map_err(ReplayError::Breach)?;
-        fold_booking(&mut seen.booking, &event);
+        fold_booking(&mut seen.booking, event);
         bar.set_position(lines.bytes());
     }
     Ok(Verified {
