@@ -60,15 +60,21 @@ pub struct GenerationInfo {
 #[derive(Clone, Debug)]
 pub struct Engine {
     store: Store,
+    /// Events per step ([`BATCH_EVENTS`] unless set with [`Engine::with_batch`]).
+    batch: i64,
 }
 
 /// A stream's folded state, ready to upsert.
 struct Row {
     version: i64,
     state: Value,
-    key: Option<String>,
-    at: Option<DateTime<Utc>>,
+    /// The query columns (`key`, `at`) once this page has folded new events into the row;
+    /// `None` for a row as stored, which is not written back (its columns were not read).
+    folded: Option<QueryColumns>,
 }
+
+/// A read-model row's query columns: `key` and `at` (see `models`).
+type QueryColumns = (Option<String>, Option<DateTime<Utc>>);
 
 fn decode_row(
     model: ReadModel,
@@ -87,7 +93,7 @@ fn decode_row(
 }
 
 /// The query columns of a folded state (see `models`).
-type Columns<S> = fn(&S) -> (Option<String>, Option<DateTime<Utc>>);
+type Columns<S> = fn(&S) -> QueryColumns;
 
 /// Folds `events` (one stream each, in order) into `rows`, starting from the stored
 /// states. Events at or below a stored version are skipped (already applied).
@@ -138,15 +144,13 @@ where
         if rows.get(id).is_some_and(|r| r.version == version) {
             continue; // nothing new for this stream
         }
-        let (key, at) = columns(&state);
         let encoded = serde_json::to_value(&state).map_err(|err| fail(last, err.to_string()))?;
         rows.insert(
             id.to_owned(),
             Row {
                 version,
                 state: encoded,
-                key,
-                at,
+                folded: Some(columns(&state)),
             },
         );
     }
@@ -199,7 +203,19 @@ fn stream_runs<'a>(page: &[FoldEvent<'a>], rows: &HashMap<String, Row>) -> Vec<S
 
 impl Engine {
     pub fn new(store: Store) -> Engine {
-        Engine { store }
+        Engine {
+            store,
+            batch: BATCH_EVENTS,
+        }
+    }
+
+    /// The same engine reading `events` per step (1..=[`ledger_store::MAX_PAGE_EVENTS`]):
+    /// small pages put a page boundary where a test needs one.
+    pub fn with_batch(self, events: i64) -> Engine {
+        Engine {
+            batch: events.clamp(1, ledger_store::MAX_PAGE_EVENTS),
+            ..self
+        }
     }
 
     /// The page's events of each stream, in stream version order from the stored version
@@ -291,7 +307,7 @@ impl Engine {
         // would itself hold back the gap-free feed.
         let page = self
             .store
-            .read_all_folds(before.checkpoint, BATCH_EVENTS)
+            .read_all_folds(before.checkpoint, self.batch)
             .await?;
         self.apply_page(model, generation, before.checkpoint, &page)
             .await
@@ -348,8 +364,7 @@ impl Engine {
                     Row {
                         version: r.try_get("stream_version")?,
                         state: r.try_get("state")?,
-                        key: None,
-                        at: None,
+                        folded: None,
                     },
                 );
             }
@@ -367,15 +382,20 @@ impl Engine {
                     fold::<CouponState>(model, &ordered, &mut rows, coupon_columns)?
                 }
             }
-            let touched: Vec<(&str, &Row)> = ids
+            // Only the rows this page changed: a stream whose events in the page were all
+            // applied already (a gap fill took them earlier) keeps its stored row as it is.
+            let touched: Vec<(&str, &Row, &QueryColumns)> = ids
                 .iter()
-                .filter_map(|id| rows.get(*id).map(|row| (*id, row)))
+                .filter_map(|id| {
+                    let row = rows.get(*id)?;
+                    Some((*id, row, row.folded.as_ref()?))
+                })
                 .collect();
-            let ids: Vec<&str> = touched.iter().map(|(id, _)| *id).collect();
-            let versions: Vec<i64> = touched.iter().map(|(_, r)| r.version).collect();
-            let states: Vec<&Value> = touched.iter().map(|(_, r)| &r.state).collect();
-            let keys: Vec<Option<&str>> = touched.iter().map(|(_, r)| r.key.as_deref()).collect();
-            let ats: Vec<Option<DateTime<Utc>>> = touched.iter().map(|(_, r)| r.at).collect();
+            let ids: Vec<&str> = touched.iter().map(|(id, _, _)| *id).collect();
+            let versions: Vec<i64> = touched.iter().map(|(_, r, _)| r.version).collect();
+            let states: Vec<&Value> = touched.iter().map(|(_, r, _)| &r.state).collect();
+            let keys: Vec<Option<&str>> = touched.iter().map(|(_, _, c)| c.0.as_deref()).collect();
+            let ats: Vec<Option<DateTime<Utc>>> = touched.iter().map(|(_, _, c)| c.1).collect();
             let upsert = tx.prepare_cached(&sql::upsert_states(&table)).await?;
             tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
                 .await?;
@@ -403,11 +423,11 @@ impl Engine {
                 return Ok(total);
             }
             let mut expected = before.checkpoint;
-            let mut page = self.store.read_all_folds(expected, BATCH_EVENTS).await?;
+            let mut page = self.store.read_all_folds(expected, self.batch).await?;
             // Pipelined: the next page is read while this one is applied.
             while !page.rows.is_empty() {
                 let (next, applied) = tokio::join!(
-                    self.store.read_all_folds(page.next, BATCH_EVENTS),
+                    self.store.read_all_folds(page.next, self.batch),
                     self.apply_page(model, generation, expected, &page)
                 );
                 match applied {
