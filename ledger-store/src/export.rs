@@ -25,7 +25,7 @@ pub struct ExportedEvent {
 }
 
 /// A dedup key as exported: `scope` is `client:<sub>` or a provider name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExportedDedup {
     pub scope: String,

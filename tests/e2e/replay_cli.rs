@@ -429,6 +429,20 @@ async fn an_imported_ledger_still_applies_each_key_at_most_once() {
         matches!(refused, Err(ReplayError::BadLine { .. })),
         "{refused:?}"
     );
+    // Nor may two lines carry one key (the client's key made the Stripe event's).
+    let client = "\"scope\":\"client:cust-1\",\"key\":\"key-1\"";
+    let repeated = text.replace(client, "\"scope\":\"stripe\",\"key\":\"evt_imported\"");
+    assert_ne!(repeated, text);
+    let refused = import(
+        &target.store(),
+        &file_with(repeated.as_bytes()),
+        &quiet().bar(0, "import"),
+    )
+    .await;
+    assert!(
+        matches!(&refused, Err(ReplayError::BadLine { reason, .. }) if reason.contains("already used")),
+        "{refused:?}"
+    );
 
     import(
         &target.store(),

@@ -91,6 +91,9 @@ pub trait DomainEvent: DeserializeOwned {
     /// [`Self::decode`] from the payload's JSON text, as the database sends it: an event at
     /// its current schema version is read straight from the text, without building a
     /// `Value` first (what a projection rebuild spends most of its time on otherwise).
+    /// Accepts and refuses what `decode` does, for text without repeated keys (`jsonb`
+    /// text never repeats one; here a repeated field is refused, where a `Value` would
+    /// have kept the last).
     fn decode_text(
         event_type: &str,
         schema_version: i32,
@@ -211,7 +214,8 @@ fn decode_stored<E: DomainEvent>(
 
 /// [`decode_stored`] from the payload's JSON text. Only a payload at the current version of
 /// a type with fields is read from the text directly; the rest (upcasts, `{}`) go through
-/// a `Value`, so both paths refuse and accept exactly the same payloads.
+/// a `Value`, so both paths refuse and accept the same payloads (text without repeated
+/// keys, as `jsonb` gives it).
 fn decode_stored_text<E: DomainEvent>(
     event_type: &str,
     schema_version: i32,

@@ -1,7 +1,9 @@
 //! Running a client command exactly once: the idempotency protocol of API.md.
 //!
 //! 1. A stored outcome for (`client:<sub>`, key) is replayed at once (same fingerprint,
-//!    with `Idempotent-Replayed: true`) or refused with 422 (different fingerprint).
+//!    with `Idempotent-Replayed: true`) or refused with 422 (different fingerprint). A key
+//!    that events carry without a stored outcome (a ledger imported from an export) is
+//!    refused with 409 `idempotency_outcome_unavailable`: it never runs twice.
 //! 2. Otherwise the command's streams are locked, the decision is made on their state, and
 //!    the events and the outcome (status + body, rejections included) are committed in one
 //!    transaction. A concurrent request with the same key that got here first makes the
@@ -129,8 +131,9 @@ async fn answered(
     }
 }
 
-/// The stored answer for this command's key, if there is one (replayed, or 422 for a
-/// different request). For commands that must call a provider before locking anything.
+/// The answer for this command's key if it was used (replayed, 422 for a different
+/// request, 409 when its outcome is not available). For commands that must call a provider
+/// before locking anything.
 pub async fn replayed(
     state: &AppState,
     meta: &CommandMeta,

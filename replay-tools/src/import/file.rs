@@ -43,7 +43,8 @@ impl EventLines {
         self.digest
     }
 
-    fn bad(&self, reason: impl Into<String>) -> ReplayError {
+    /// A `BadLine` error naming the line read last.
+    pub(crate) fn bad(&self, reason: impl Into<String>) -> ReplayError {
         ReplayError::BadLine {
             path: self.path.clone(),
             line: self.line,

@@ -18,7 +18,7 @@
 
 mod file;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -26,7 +26,9 @@ use indicatif::ProgressBar;
 use ledger_core::{
     BookingEvent, BookingState, BookingStatus, Category, DomainEvent, Hash, RecordedEvent, StreamId,
 };
-use ledger_store::export::{ImportStart, ImportTx, ImportedStream, MAX_IMPORT_BATCH};
+use ledger_store::export::{
+    ExportedDedup, ImportStart, ImportTx, ImportedStream, MAX_IMPORT_BATCH,
+};
 use ledger_store::{Cursor, Store};
 use serde::Serialize;
 
@@ -113,8 +115,19 @@ fn verify_file(path: &Path, bar: &ProgressBar) -> Result<Verified, ReplayError> 
     bar.set_length(size);
     let mut lines = EventLines::open(path)?;
     let mut streams: BTreeMap<StreamId, StreamSeen> = BTreeMap::new();
+    // Dedup keys are outside the hash chain: a repeated one is refused here, by line,
+    // rather than by the database's unique constraint halfway through the import.
+    let mut dedups: HashSet<ExportedDedup> = HashSet::new();
     let mut events = 0;
     while let Some(event) = lines.next_event()? {
+        if let Some(dedup) = &event.dedup {
+            if !dedups.insert(dedup.clone()) {
+                return Err(lines.bad(format!(
+                    "dedup key {}/{} already used by an earlier line",
+                    dedup.scope, dedup.key
+                )));
+            }
+        }
         events += 1;
         if events > MAX_IMPORT_EVENTS {
             return Err(ReplayError::TooLarge {

@@ -411,6 +411,13 @@ fn decode_text_refuses_anything_but_one_json_object() {
             "{bad}"
         );
     }
+    // A repeated field (which `jsonb` never stores) is refused from text.
+    let repeated = held.replacen("\"seats\":2", "\"seats\":2,\"seats\":3", 1);
+    assert_ne!(repeated, held);
+    assert!(matches!(
+        SlotEvent::decode_text("SeatsHeld", 1, &repeated),
+        Err(DecodeError::InvalidPayload { .. })
+    ));
     for bad in ["{\"x\": 1}", "[]", "nope"] {
         assert!(
             matches!(
