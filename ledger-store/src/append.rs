@@ -350,7 +350,10 @@ impl LockedStreams {
         // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then
         // rolls back. A statement that fails on our side (a parameter that does not encode)
         // is never sent and aborts nothing, so COMMIT must not follow it: such a failure
-        // completes on the first poll, before the last future below is first polled.
+        // completes on the first poll, before the last future below is first polled. Only
+        // those count: a server's answer can also arrive within a first poll (the polling
+        // thread preempted between send and receive), and it must not turn the COMMIT into a
+        // ROLLBACK that reads as "never sent" — a duplicate would lose its stored outcome.
         let failed_locally = AtomicBool::new(false);
         let end = async {
             let sql = if failed_locally.load(Ordering::SeqCst) {
@@ -422,13 +425,14 @@ impl LockedStreams {
     }
 }
 
-/// Awaits `f` and raises `flag` if it failed.
+/// Awaits `f` and raises `flag` if it failed on our side: any error that is not the
+/// server's answer (which means the statement was sent, and the transaction is aborted).
 async fn noting<T>(
     flag: &AtomicBool,
     f: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<T, tokio_postgres::Error> {
     let r = f.await;
-    if r.is_err() {
+    if r.as_ref().is_err_and(|e| e.as_db_error().is_none()) {
         flag.store(true, Ordering::SeqCst);
     }
     r

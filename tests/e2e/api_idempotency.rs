@@ -107,3 +107,40 @@ async fn ten_parallel_requests_with_one_key_make_one_booking() {
     assert_eq!(ids.len(), 1, "one booking: {ids:?}");
     assert_eq!(availability(&app, "p1").await["held"], 1);
 }
+
+/// The race above, repeated: the losers' commits fail on the dedup key and must replay the
+/// winner's outcome. It once failed a few times in a hundred rounds: a loser's unique
+/// violation, answered while its pipeline was still being sent, turned its COMMIT into a
+/// ROLLBACK that read as "a statement never sent", and the outcome was not looked up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rounds_of_parallel_requests_with_one_key_all_replay_the_winner() {
+    let app = Arc::new(spawn_app(fresh_db().await.store()).await);
+    put_slot(&app, "p1", 5000).await;
+    let cust = customer(7);
+    let mut wrong = Vec::new();
+    for round in 0..80 {
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (app, cust) = (app.clone(), cust.clone());
+                tokio::spawn(async move {
+                    let body = json!({"items": [{"slot_id": "p1", "seats": 1}]});
+                    let key = format!("round-{round}");
+                    status_json(app.post("/v1/bookings", &cust, &key, &body).await).await
+                })
+            })
+            .collect();
+        let mut ids = Vec::new();
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            if status == 201 {
+                ids.push(body["booking_id"].to_string());
+            } else {
+                wrong.push((round, status, body));
+            }
+        }
+        ids.dedup();
+        assert!(ids.len() <= 1, "round {round}: {ids:?}");
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert_eq!(availability(&app, "p1").await["held"], 80);
+}

@@ -19,7 +19,7 @@ async fn begin_slow_writer(client: &tokio_postgres::Client, s: &StreamId) -> i64
 
 /// Reads from `after` until `n` events arrived. Other tests' transactions in the same
 /// cluster may hold the feed back for a moment, so this polls with a deadline.
-async fn read_n(
+pub(crate) async fn read_n(
     store: &ledger_store::Store,
     after: Cursor,
     n: usize,

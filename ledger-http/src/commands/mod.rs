@@ -188,8 +188,15 @@ pub async fn execute(
         Err(StoreError::Duplicate {
             outcome: Some(stored),
         }) => replay(stored, meta),
-        // An event carries the key but no outcome is stored (an imported ledger).
-        Err(StoreError::Duplicate { outcome: None }) => Err(outcome_unavailable()),
+        // The key is taken but its outcome was not read with the error: look again (an
+        // imported ledger has events with the key and no outcome: 409).
+        Err(StoreError::Duplicate { outcome: None }) => match meta.dedup()? {
+            Some(d) => match answered(state, &d, meta).await? {
+                Some(answer) => Ok(answer),
+                None => Err(ApiError::internal()),
+            },
+            None => Err(ApiError::internal()),
+        },
         Err(e) => Err(e.into()),
     }
 }
