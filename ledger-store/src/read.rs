@@ -6,7 +6,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::Row;
 
 use crate::append::{decode_head, StreamHead};
-use crate::outcome::{decode_outcome, DedupKey, KeyUse, StoredOutcome};
+use crate::outcome::{decode_outcome, DedupKey, KeyUse};
 use crate::{sql, Cursor, Store, StoreError};
 
 /// Most events one read returns: bounds the memory of a page (auditor pages are 1000,
@@ -175,6 +175,38 @@ fn fold_cursor(row: &Row) -> Result<Cursor, StoreError> {
 }
 
 impl Store {
+    /// Rows of `query` (one stream from a version, see `sql::read_stream`).
+    async fn stream_rows(
+        &self,
+        query: &str,
+        stream_id: &str,
+        from_version: i64,
+        limit: i64,
+    ) -> Result<Vec<Row>, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(query).await?;
+        Ok(client
+            .query(&stmt, &[&stream_id, &from_version.max(1), &limit])
+            .await?)
+    }
+
+    /// Rows of `query` (the gap-free feed after a cursor, see `sql::read_all`).
+    async fn feed_rows(
+        &self,
+        query: &str,
+        after: Cursor,
+        limit: i64,
+    ) -> Result<Vec<Row>, StoreError> {
+        let limit = check_limit(limit)?;
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(query).await?;
+        let tx = after.tx_id().to_string();
+        Ok(client
+            .query(&stmt, &[&tx, &after.position(), &limit])
+            .await?)
+    }
+
     /// [`Store::read_stream`] as [`FoldRows`].
     pub async fn read_stream_folds(
         &self,
@@ -182,11 +214,9 @@ impl Store {
         from_version: i64,
         limit: i64,
     ) -> Result<FoldRows, StoreError> {
-        let limit = check_limit(limit)?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&sql::read_stream_folds()).await?;
-        let rows = client
-            .query(&stmt, &[&stream_id, &from_version.max(1), &limit])
+        let query = sql::read_stream_folds();
+        let rows = self
+            .stream_rows(&query, stream_id, from_version, limit)
             .await?;
         Ok(FoldRows { rows })
     }
@@ -194,13 +224,7 @@ impl Store {
     /// [`Store::read_all`] as [`FoldRows`]: the same gap-free feed, only the columns a
     /// projection folds.
     pub async fn read_all_folds(&self, after: Cursor, limit: i64) -> Result<FoldPage, StoreError> {
-        let limit = check_limit(limit)?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&sql::read_all_folds()).await?;
-        let tx = after.tx_id().to_string();
-        let rows = client
-            .query(&stmt, &[&tx, &after.position(), &limit])
-            .await?;
+        let rows = self.feed_rows(&sql::read_all_folds(), after, limit).await?;
         let next = rows.last().map_or(Ok(after), fold_cursor)?;
         Ok(FoldPage {
             rows: FoldRows { rows },
@@ -228,11 +252,9 @@ impl Store {
         from_version: i64,
         limit: i64,
     ) -> Result<Vec<FeedEvent>, StoreError> {
-        let limit = check_limit(limit)?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&sql::read_stream()).await?;
-        let rows = client
-            .query(&stmt, &[&stream_id.as_str(), &from_version.max(1), &limit])
+        let query = sql::read_stream();
+        let rows = self
+            .stream_rows(&query, stream_id.as_str(), from_version, limit)
             .await?;
         rows.iter().map(decode_event).collect()
     }
@@ -241,13 +263,7 @@ impl Store {
     /// than every transaction still running are returned, so an event that takes its
     /// position early and commits late is delivered later, never skipped.
     pub async fn read_all(&self, after: Cursor, limit: i64) -> Result<FeedPage, StoreError> {
-        let limit = check_limit(limit)?;
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(&sql::read_all()).await?;
-        let tx = after.tx_id().to_string();
-        let rows = client
-            .query(&stmt, &[&tx, &after.position(), &limit])
-            .await?;
+        let rows = self.feed_rows(&sql::read_all(), after, limit).await?;
         let events = rows
             .iter()
             .map(decode_event)
@@ -364,15 +380,5 @@ impl Store {
         } else {
             KeyUse::Unused
         })
-    }
-
-    /// The stored outcome of a client command, if its key was used.
-    pub async fn outcome(&self, dedup: &DedupKey) -> Result<Option<StoredOutcome>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql::SELECT_OUTCOME).await?;
-        let row = client
-            .query_opt(&stmt, &[&dedup.scope(), &dedup.key()])
-            .await?;
-        row.as_ref().map(decode_outcome).transpose()
     }
 }

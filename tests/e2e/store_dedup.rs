@@ -2,7 +2,7 @@
 //! losers get the winner's stored outcome (invariant 6's foundation).
 
 use ledger_core::fingerprint;
-use ledger_store::{AppendBatch, DedupKey, OutcomeToStore, StoreError, StoredOutcome};
+use ledger_store::{AppendBatch, DedupKey, KeyUse, OutcomeToStore, StoreError, StoredOutcome};
 use ledger_tests::fresh_db;
 use serde_json::json;
 
@@ -119,12 +119,12 @@ async fn an_outcome_without_events_is_stored_and_replayed() {
     let committed = locked.commit(rejection.clone()).await.unwrap();
     assert!(committed.events.is_empty() && committed.cursor.is_none());
     let stored = store
-        .outcome(&DedupKey::new("client:cust-2", "k").unwrap())
+        .key_use(&DedupKey::new("client:cust-2", "k").unwrap())
         .await
         .unwrap();
     assert_eq!(
         stored,
-        Some(StoredOutcome {
+        KeyUse::Stored(StoredOutcome {
             fingerprint: fp,
             status: 409,
             body: json!({"code": "sold_out"})

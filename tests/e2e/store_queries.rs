@@ -3,7 +3,7 @@
 
 use chrono::{Duration, TimeZone, Utc};
 use ledger_core::{fingerprint, Category};
-use ledger_store::{AppendBatch, DedupKey, OutcomeToStore, StreamAppend, Wake};
+use ledger_store::{AppendBatch, DedupKey, KeyUse, OutcomeToStore, StreamAppend, Wake};
 use ledger_tests::fresh_db;
 use serde_json::json;
 
@@ -29,7 +29,9 @@ async fn the_stored_outcome_carries_the_cursor_of_the_last_event() {
         }),
     };
     let committed = store.append(batch).await.unwrap();
-    let stored = store.outcome(&dedup).await.unwrap().expect("stored");
+    let KeyUse::Stored(stored) = store.key_use(&dedup).await.unwrap() else {
+        panic!("stored");
+    };
     let cursor = committed.cursor.expect("cursor").to_string();
     assert_eq!(stored.body, json!({"booking_id": "b", "cursor": cursor}));
 }
