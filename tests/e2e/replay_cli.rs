@@ -16,7 +16,7 @@ use ledger_core::{BookingState, Category, SlotState, StreamId};
 use ledger_store::{Cursor, Store};
 use ledger_tests::{fresh_db, TestDb};
 use replay_tools::export::{export, Format, Selection};
-use replay_tools::import::import;
+use replay_tools::import::{import, ImportReport};
 use replay_tools::state::{state, StatePoint};
 use replay_tools::verify::{verify, VerifyReport};
 use replay_tools::{Invariant, Output, ReplayError};
@@ -42,6 +42,11 @@ async fn export_all(store: &Store) -> Vec<u8> {
     .await
     .expect("export");
     out
+}
+
+/// Imports `bytes` (written to a file of their own) into the ledger behind `store`.
+async fn import_bytes(store: &Store, bytes: &[u8]) -> Result<ImportReport, ReplayError> {
+    import(store, &file_with(bytes), &quiet().bar(0, "import")).await
 }
 
 async fn verified(store: &Store) -> VerifyReport {
@@ -91,9 +96,7 @@ async fn export_then_import_into_a_fresh_database_keeps_every_event_and_verifies
     let exported = export_all(&store).await;
     assert_eq!(exported.iter().filter(|b| **b == b'\n').count(), 9);
     let into = target.store();
-    let imported = import(&into, &file_with(&exported), &quiet().bar(0, "import"))
-        .await
-        .expect("import");
+    let imported = import_bytes(&into, &exported).await.expect("import");
     assert_eq!((imported.streams, imported.events), (3, 9));
 
     let again = verified(&into).await;
@@ -131,7 +134,7 @@ async fn export_then_import_into_a_fresh_database_keeps_every_event_and_verifies
     .await;
     assert!(fingerprint(&target).await.last().unwrap().3 > max);
     // A second import is refused: the ledger is no longer empty.
-    let refused = import(&into, &file_with(&exported), &quiet().bar(0, "import")).await;
+    let refused = import_bytes(&into, &exported).await;
     assert!(matches!(refused, Err(ReplayError::NotEmpty)), "{refused:?}");
     assert_eq!(refused.unwrap_err().exit_code(), 2);
 }
@@ -161,13 +164,9 @@ async fn a_changed_byte_in_an_export_imports_nothing() {
     assert_eq!(tampered.len(), exported.len(), "exactly one byte differs");
 
     let into = target.store();
-    let err = import(
-        &into,
-        &file_with(tampered.as_bytes()),
-        &quiet().bar(0, "import"),
-    )
-    .await
-    .expect_err("a changed byte must fail");
+    let err = import_bytes(&into, tampered.as_bytes())
+        .await
+        .expect_err("a changed byte must fail");
     let ReplayError::Breach(finding) = &err else {
         panic!("expected a breach, got {err:?}");
     };
@@ -188,13 +187,9 @@ async fn a_changed_byte_in_an_export_imports_nothing() {
         .get(0);
     assert_eq!(streams, 0, "nothing imported, not even a stream row");
     // The untouched file still imports: the failed attempt left nothing behind.
-    import(
-        &into,
-        &file_with(exported.as_bytes()),
-        &quiet().bar(0, "import"),
-    )
-    .await
-    .expect("the original imports");
+    import_bytes(&into, exported.as_bytes())
+        .await
+        .expect("the original imports");
 }
 
 #[tokio::test]
@@ -419,12 +414,7 @@ async fn an_imported_ledger_still_applies_each_key_at_most_once() {
     let text = String::from_utf8(exported.clone()).unwrap();
     let emptied = text.replace("\"scope\":\"stripe\"", "\"scope\":\"\"");
     assert_ne!(emptied, text);
-    let refused = import(
-        &target.store(),
-        &file_with(emptied.as_bytes()),
-        &quiet().bar(0, "import"),
-    )
-    .await;
+    let refused = import_bytes(&target.store(), emptied.as_bytes()).await;
     assert!(
         matches!(refused, Err(ReplayError::BadLine { .. })),
         "{refused:?}"
@@ -433,24 +423,15 @@ async fn an_imported_ledger_still_applies_each_key_at_most_once() {
     let client = "\"scope\":\"client:cust-1\",\"key\":\"key-1\"";
     let repeated = text.replace(client, "\"scope\":\"stripe\",\"key\":\"evt_imported\"");
     assert_ne!(repeated, text);
-    let refused = import(
-        &target.store(),
-        &file_with(repeated.as_bytes()),
-        &quiet().bar(0, "import"),
-    )
-    .await;
+    let refused = import_bytes(&target.store(), repeated.as_bytes()).await;
     assert!(
         matches!(&refused, Err(ReplayError::BadLine { reason, .. }) if reason.contains("already used")),
         "{refused:?}"
     );
 
-    import(
-        &target.store(),
-        &file_with(&exported),
-        &quiet().bar(0, "import"),
-    )
-    .await
-    .expect("import");
+    import_bytes(&target.store(), &exported)
+        .await
+        .expect("import");
     let again = verified(&target.store()).await;
     assert!(again.is_clean(), "{again:?}");
     let app = spawn_app(target.store()).await;
