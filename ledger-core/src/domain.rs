@@ -8,8 +8,10 @@
 //! never fails or panics. Time comes in as an argument; nothing here reads a clock.
 
 pub mod booking;
+pub mod commands;
 pub mod coupon;
 pub mod cutoff;
+pub mod decision;
 pub mod events;
 pub mod payment;
 pub mod place;
@@ -23,13 +25,18 @@ pub use booking::{
     cancel_booking, expire_booking, BookingEvent, BookingItem, BookingState, BookingStatus,
     CancellerRole, PlacedBooking,
 };
+pub use commands::{
+    BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, NoChange,
+    PayBooking, ReadBooking, Receive, RequestPayment, RequestedObject, SlotChange,
+};
 pub use coupon::{
     claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,
     CouponListState, CouponSpec, CouponState, Discount, MAX_COUPON_CLAIMS, MAX_COUPON_CODE_LEN,
-    MAX_PERCENT_OFF, MAX_PER_CUSTOMER_LIMIT,
+    MAX_LAPSED_CLAIMS_LOADED, MAX_PERCENT_OFF, MAX_PER_CUSTOMER_LIMIT,
 };
 pub use cutoff::{bookable_until, Cutoff, CutoffError, MAX_CUTOFF_MINUTES};
-pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, FIRST_SCHEMA_VERSION};
+pub use decision::{changed_entries, wake_at, Decide, Decision, Fact, Needs, World};
+pub use events::{fold_stored, DecodeError, DomainEvent, Evolve, Snapshot, FIRST_SCHEMA_VERSION};
 pub use payment::{
     amount_due, apply_payment, payable, payment_key, provider_idempotency_key, PaymentDecision,
     PaymentFailure, PaymentOutcome, PaymentRecord, PaymentReport, PaymentRequest, PaymentSource,
@@ -44,5 +51,6 @@ pub use pricing::{quote, Quote};
 pub use rejection::Rejection;
 pub use slot::{
     block_slot, parse_time_zone, release_expired_holds, release_hold, schedule_slot, unblock_slot,
-    Hold, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_CAPACITY, MAX_REASON_CHARS,
+    BookingSeats, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_CAPACITY, MAX_LAPSED_RELEASES,
+    MAX_REASON_CHARS,
 };

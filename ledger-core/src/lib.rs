@@ -31,9 +31,9 @@ pub use digest::{DigestError, DIGEST_LEN};
 pub use domain::{
     block_slot, bookable_until, cancel_booking, claim_coupon, confirm_claim, expire_booking,
     fold_stored, issue_coupon, place_booking, quote, release_claim, release_expired_holds,
-    release_hold, schedule_slot, unblock_slot, BookingEvent, BookingItem, BookingState,
-    BookingStatus, CancellerRole, Claim, CouponCode, CouponEvent, CouponListState, CouponSpec,
-    CouponState, Cutoff, CutoffError, DecodeError, Discount, DomainEvent, Evolve, Hold,
+    release_hold, schedule_slot, unblock_slot, BookingEvent, BookingItem, BookingSeats,
+    BookingState, BookingStatus, CancellerRole, Claim, CouponCode, CouponEvent, CouponListState,
+    CouponSpec, CouponState, Cutoff, CutoffError, DecodeError, Discount, DomainEvent, Evolve,
     PlaceBooking, PlaceDecision, PlacedBooking, Quote, Rejection, ReleaseReason, SlotEvent,
     SlotSpec, SlotState, MAX_CAPACITY,
 };

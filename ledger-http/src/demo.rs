@@ -7,16 +7,15 @@ use std::path::Path;
 
 use chrono::{DateTime, Days, NaiveTime, TimeZone, Utc};
 use ledger_core::domain::{
-    issue_coupon, schedule_slot, CouponCode, CouponSpec, CouponState, Cutoff, Discount, SlotSpec,
-    SlotState,
+    ChangeSlot, CouponCode, CouponSpec, Cutoff, Decide, Discount, IssueCoupon, Rejection,
+    SlotChange, SlotSpec,
 };
-use ledger_core::{ActivityId, Currency, Money, SlotId, StreamId};
-use ledger_store::{AppendBatch, Wake};
+use ledger_core::{ActivityId, Currency, Money, SlotId};
+use ledger_store::{Command, Executed};
 use serde_json::json;
 
 use crate::auth::dev::DevKeys;
 use crate::auth::{AuthSettings, JwksSource};
-use crate::commands::aggregate::{append, load_locked, Aggregate};
 use crate::startup::AppState;
 
 pub const DEMO_ISSUER: &str = "ledger-demo";
@@ -64,43 +63,35 @@ fn demo_slot(state: &AppState, days: u64, hour: u32) -> anyhow::Result<SlotSpec>
     })
 }
 
-/// Appends what `decide` returns for one stream, under its lock.
-async fn seed_stream<A: Aggregate>(
-    state: &AppState,
-    stream: StreamId,
-    decide: impl FnOnce(&A) -> Result<Vec<A::Event>, ledger_core::domain::Rejection>,
-) -> anyhow::Result<()> {
-    let locked = state.store.lock(std::slice::from_ref(&stream)).await?;
-    let mut current: A = load_locked(&state.store, &locked, &stream)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let events = decide(&current).map_err(|r| anyhow::anyhow!("{r}"))?;
-    let appended = append(
-        stream,
-        &mut current,
-        &events,
-        &json!({"source": "demo"}),
-        Wake::Unchanged,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    locked
-        .commit(AppendBatch {
-            streams: vec![appended],
-            ..AppendBatch::default()
-        })
-        .await?;
-    Ok(())
+/// Runs one seeding command; a refusal stops the demo.
+async fn seed_with<D>(state: &AppState, decision: D) -> anyhow::Result<()>
+where
+    D: Decide<Output = Result<(), Rejection>> + Send + 'static,
+{
+    let command = Command {
+        decision,
+        key: None,
+        metadata: json!({"source": "demo"}),
+        render: None,
+    };
+    match state.store.execute(command).await? {
+        Executed::Decided {
+            output: Err(rejection),
+            ..
+        } => Err(anyhow::anyhow!("{rejection}")),
+        _ => Ok(()),
+    }
 }
 
 /// The demo activity: two morning slots three and four days out, and a 10 % coupon.
 /// Re-running moves the slots along with the calendar.
 pub async fn seed(state: &AppState) -> anyhow::Result<()> {
     for (id, days) in [("glaciar-0900", 3), ("glaciar-0900-b", 4)] {
-        let spec = demo_slot(state, days, 9)?;
-        seed_stream::<SlotState>(state, SlotId::parse(id)?.stream_id(), |s| {
-            schedule_slot(s, spec)
-        })
-        .await?;
+        let change = ChangeSlot {
+            slot_id: SlotId::parse(id)?,
+            change: SlotChange::Schedule(demo_slot(state, days, 9)?),
+        };
+        seed_with(state, change).await?;
     }
     let code = CouponCode::parse(DEMO_COUPON).map_err(|r| anyhow::anyhow!("{r}"))?;
     let spec = CouponSpec {
@@ -117,7 +108,19 @@ pub async fn seed(state: &AppState) -> anyhow::Result<()> {
             .single()
             .ok_or_else(|| anyhow::anyhow!("date"))?,
     };
-    seed_stream::<CouponState>(state, code.stream_id(), |c| issue_coupon(c, spec)).await?;
+    let command = Command {
+        decision: IssueCoupon { spec },
+        key: None,
+        metadata: json!({"source": "demo"}),
+        render: None,
+    };
+    if let Executed::Decided {
+        output: Err(rejection),
+        ..
+    } = state.store.execute(command).await?
+    {
+        return Err(anyhow::anyhow!("{rejection}"));
+    }
     Ok(())
 }
 

@@ -15,7 +15,6 @@ use ledger_core::{BookingId, Category};
 use ledger_store::outbox::{OutboxItem, OutboxRow};
 use serde_json::{json, Value};
 
-use crate::commands::aggregate::load;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -99,10 +98,9 @@ pub async fn feed_once(state: &AppState) -> Result<usize, ApiError> {
                 continue; // the panel never heard of it
             }
         }
-        let Some(head) = store.stream_head(&e.stream_id).await? else {
+        let Some((_, booking)) = store.state::<BookingState>(&e.stream_id).await? else {
             continue;
         };
-        let booking: BookingState = load(store, &head).await?;
         items.extend(item(
             kind,
             e.event_id.as_uuid(),

@@ -1,7 +1,9 @@
 //! PostgreSQL event store of the reservation ledger.
 //!
-//! Owns every SQL statement about the ledger itself: appending under the per-stream lock
-//! ([`Store::lock`], [`LockedStreams::commit`]), dedup by key, the per-stream hash chain,
+//! Owns every SQL statement about the ledger itself: the command cycle ([`Store::execute`]:
+//! lock and load, decide with ledger-core, append, commit — batched per hot stream), the
+//! plain append under the per-stream lock ([`Store::lock`], [`LockedStreams::commit`]),
+//! dedup by key, the per-stream hash chain,
 //! reads of one stream and of the gap-free global feed ([`Store::read_all`]), command
 //! outcomes, migrations, and the private PostgreSQL cluster used when no database is
 //! configured ([`embedded`]). It knows nothing about HTTP.
@@ -10,7 +12,9 @@ mod append;
 pub mod bench;
 pub mod bootstrap;
 mod clock;
+mod commit;
 mod cursor;
+mod cycle;
 pub mod embedded;
 mod error;
 pub mod export;
@@ -19,15 +23,18 @@ pub mod outbox;
 mod outcome;
 mod plan;
 mod read;
+mod snapshot;
 mod sql;
 mod store;
 
 pub use append::{
-    AppendBatch, Committed, ExpectedVersion, LockedStreams, NewEvent, OutcomeToStore, StreamAppend,
+    AppendBatch, ExpectedVersion, LockedStreams, NewEvent, OutcomeToStore, StreamAppend,
     StreamHead, Wake, MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN, MAX_STREAMS_PER_LOCK,
 };
 pub use clock::SystemClock;
+pub use commit::Committed;
 pub use cursor::{Cursor, CursorError};
+pub use cycle::{Command, CommandKey, Executed, Render, Reply};
 pub use error::StoreError;
 pub use migrate::{connect_one, latest_version, migrate};
 pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};

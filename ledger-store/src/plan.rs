@@ -1,28 +1,84 @@
-//! Planning a commit: validates a batch against the locked heads and computes the rows to
-//! write — consecutive versions, `recorded_at`, and the chained hashes. No I/O.
+//! Planning a commit: validates events and computes the rows to write — consecutive
+//! versions, `recorded_at`, and the chained hashes. No I/O. [`Chain`] is shared by the
+//! plain append API (`LockedStreams::plan`) and the command cycle.
 
 use chrono::{DateTime, Utc};
-use ledger_core::{chain_hash, Hash, RecordedEvent};
+use ledger_core::{chain_hash, Hash, RecordedEvent, StreamId};
 use serde_json::Value;
 
 use crate::append::{
-    AppendBatch, ExpectedVersion, LockedStreams, StreamAppend, StreamHead, Wake,
-    MAX_EVENTS_PER_COMMIT, MAX_EVENT_TYPE_LEN,
+    AppendBatch, ExpectedVersion, LockedStreams, NewEvent, MAX_EVENTS_PER_COMMIT,
+    MAX_EVENT_TYPE_LEN,
 };
-use crate::outcome::{DedupKey, STORABLE_STATUS};
+use crate::commit::{HeadWrite, OutcomeRow, Writes};
+use crate::outcome::STORABLE_STATUS;
 use crate::StoreError;
 
-/// Column arrays for one pipelined INSERT and one UPDATE.
-pub(crate) struct Plan {
-    pub events: Vec<RecordedEvent>,
-    pub dedup_first: Option<DedupKey>,
-    pub head_ids: Vec<String>,
-    pub head_versions: Vec<i64>,
-    pub head_hashes: Vec<Vec<u8>>,
-    pub head_set_snapshot: Vec<bool>,
-    pub head_snapshots: Vec<Option<Value>>,
-    pub head_wake_modes: Vec<i16>,
-    pub head_wakes: Vec<Option<DateTime<Utc>>>,
+/// A stream's head while events are chained onto it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub version: i64,
+    pub last_hash: Hash,
+}
+
+impl Chain {
+    /// Chains `new` onto the head: the next version, `recorded_at`, the hash over the
+    /// previous one. The head moves only when the event is valid.
+    pub(crate) fn push(
+        &mut self,
+        stream_id: &StreamId,
+        new: NewEvent,
+        recorded_at: DateTime<Utc>,
+    ) -> Result<RecordedEvent, StoreError> {
+        check_event(&new)?;
+        let mut event = RecordedEvent {
+            global_position: 0,
+            stream_id: stream_id.clone(),
+            stream_version: self.version + 1,
+            event_id: new.event_id,
+            event_type: new.event_type,
+            schema_version: new.schema_version,
+            recorded_at,
+            payload: new.payload,
+            metadata: new.metadata,
+            prev_hash: self.last_hash,
+            hash: Hash::ZERO,
+        };
+        let bytes = event
+            .chained_fields()
+            .canonical_bytes()
+            .map_err(|e| invalid(format!("{}: {e}", event.event_type)))?;
+        event.hash = chain_hash(&self.last_hash, &bytes);
+        self.version = event.stream_version;
+        self.last_hash = event.hash;
+        Ok(event)
+    }
+}
+
+fn check_event(new: &NewEvent) -> Result<(), StoreError> {
+    if new.event_type.is_empty() || new.event_type.len() > MAX_EVENT_TYPE_LEN {
+        return Err(invalid(format!(
+            "event type must be 1..={MAX_EVENT_TYPE_LEN} bytes"
+        )));
+    }
+    if new.schema_version < 1 {
+        return Err(invalid("schema_version starts at 1".into()));
+    }
+    if contains_nul(&new.payload) || contains_nul(&new.metadata) {
+        return Err(invalid("NUL characters cannot be stored".into()));
+    }
+    Ok(())
+}
+
+/// Checks an outcome the store is asked to keep: a storable status, no NUL in its body.
+pub(crate) fn check_outcome(status: u16, body: &Value) -> Result<i16, StoreError> {
+    if !STORABLE_STATUS.contains(&status) {
+        return Err(invalid(format!("status {status} is never stored")));
+    }
+    if contains_nul(body) {
+        return Err(invalid("outcome body contains a NUL character".into()));
+    }
+    i16::try_from(status).map_err(|_| invalid(format!("status {status}")))
 }
 
 impl LockedStreams {
@@ -31,19 +87,9 @@ impl LockedStreams {
         &self,
         batch: &AppendBatch,
         recorded_at: DateTime<Utc>,
-    ) -> Result<Plan, StoreError> {
+    ) -> Result<Writes, StoreError> {
         check_batch_shape(batch)?;
-        let mut plan = Plan {
-            events: Vec::new(),
-            dedup_first: batch.dedup.clone(),
-            head_ids: Vec::new(),
-            head_versions: Vec::new(),
-            head_hashes: Vec::new(),
-            head_set_snapshot: Vec::new(),
-            head_snapshots: Vec::new(),
-            head_wake_modes: Vec::new(),
-            head_wakes: Vec::new(),
-        };
+        let mut writes = Writes::default();
         for (i, append) in batch.streams.iter().enumerate() {
             if batch.streams[..i]
                 .iter()
@@ -66,31 +112,52 @@ impl LockedStreams {
                     });
                 }
             }
-            let (version, last_hash) = chain_events(&mut plan.events, head, append, recorded_at)?;
-            if version == head.version
+            let mut chain = Chain {
+                version: head.version,
+                last_hash: head.last_hash,
+            };
+            for new in &append.events {
+                let event = chain.push(&append.stream_id, new.clone(), recorded_at)?;
+                writes.events.push(event);
+            }
+            if chain.version == head.version
                 && append.snapshot.is_none()
-                && append.wake == Wake::Unchanged
+                && append.wake == crate::Wake::Unchanged
             {
                 continue;
             }
-            plan.head_ids.push(append.stream_id.as_str().to_owned());
-            plan.head_versions.push(version);
-            plan.head_hashes.push(last_hash.as_bytes().to_vec());
-            plan.head_set_snapshot.push(append.snapshot.is_some());
-            plan.head_snapshots.push(append.snapshot.clone());
-            let (mode, at) = match append.wake {
-                Wake::Unchanged => (0, None),
-                Wake::At(at) => (1, Some(at)),
-                Wake::Never => (2, None),
-            };
-            plan.head_wake_modes.push(mode);
-            plan.head_wakes.push(at);
+            writes.heads.push(HeadWrite {
+                stream_id: append.stream_id.as_str().to_owned(),
+                category: append.stream_id.category().as_str(),
+                version: chain.version,
+                last_hash: chain.last_hash.as_bytes().to_vec(),
+                snapshot: append.snapshot.clone(),
+                wake: append.wake,
+                insert: false,
+            });
         }
-        Ok(plan)
+        // The batch's key goes on its first event.
+        writes.dedup = (0..writes.events.len())
+            .map(|i| match (&batch.dedup, i) {
+                (Some(d), 0) => Some((d.scope().to_owned(), d.key().to_owned())),
+                _ => None,
+            })
+            .collect();
+        if let (Some(o), Some(d)) = (&batch.outcome, &batch.dedup) {
+            writes.outcomes.push(OutcomeRow {
+                scope: d.scope().to_owned(),
+                key: d.key().to_owned(),
+                fingerprint: o.fingerprint,
+                status: check_outcome(o.status, &o.body)?,
+                body: o.body.clone(),
+                cursor: o.cursor_in_body && !writes.events.is_empty(),
+            });
+        }
+        Ok(writes)
     }
 }
 
-fn invalid(msg: String) -> StoreError {
+pub(crate) fn invalid(msg: String) -> StoreError {
     StoreError::InvalidEvent(msg)
 }
 
@@ -101,68 +168,14 @@ fn check_batch_shape(batch: &AppendBatch) -> Result<(), StoreError> {
             "{total} events exceed {MAX_EVENTS_PER_COMMIT} per commit"
         )));
     }
-    if let Some(o) = &batch.outcome {
-        if batch.dedup.is_none() {
-            return Err(invalid("an outcome needs a dedup key".into()));
-        }
-        if !STORABLE_STATUS.contains(&o.status) {
-            return Err(invalid(format!("status {} is never stored", o.status)));
-        }
-        if contains_nul(&o.body) {
-            return Err(invalid("outcome body contains a NUL character".into()));
-        }
+    if batch.outcome.is_some() && batch.dedup.is_none() {
+        return Err(invalid("an outcome needs a dedup key".into()));
     }
     Ok(())
 }
 
-/// Appends one stream's events to `out` with consecutive versions and chained hashes;
-/// returns the stream's new version and last hash.
-fn chain_events(
-    out: &mut Vec<RecordedEvent>,
-    head: &StreamHead,
-    append: &StreamAppend,
-    recorded_at: DateTime<Utc>,
-) -> Result<(i64, Hash), StoreError> {
-    let (mut version, mut prev) = (head.version, head.last_hash);
-    for new in &append.events {
-        if new.event_type.is_empty() || new.event_type.len() > MAX_EVENT_TYPE_LEN {
-            return Err(invalid(format!(
-                "event type must be 1..={MAX_EVENT_TYPE_LEN} bytes"
-            )));
-        }
-        if new.schema_version < 1 {
-            return Err(invalid("schema_version starts at 1".into()));
-        }
-        if contains_nul(&new.payload) || contains_nul(&new.metadata) {
-            return Err(invalid("NUL characters cannot be stored".into()));
-        }
-        version += 1;
-        let mut event = RecordedEvent {
-            global_position: 0,
-            stream_id: append.stream_id.clone(),
-            stream_version: version,
-            event_id: new.event_id,
-            event_type: new.event_type.clone(),
-            schema_version: new.schema_version,
-            recorded_at,
-            payload: new.payload.clone(),
-            metadata: new.metadata.clone(),
-            prev_hash: prev,
-            hash: Hash::ZERO,
-        };
-        let bytes = event
-            .chained_fields()
-            .canonical_bytes()
-            .map_err(|e| invalid(format!("{}: {e}", event.event_type)))?;
-        event.hash = chain_hash(&prev, &bytes);
-        prev = event.hash;
-        out.push(event);
-    }
-    Ok((version, prev))
-}
-
 /// jsonb cannot hold U+0000, so such an event is refused before it reaches the database.
-fn contains_nul(v: &Value) -> bool {
+pub(crate) fn contains_nul(v: &Value) -> bool {
     match v {
         Value::String(s) => s.contains('\0'),
         Value::Array(items) => items.iter().any(contains_nul),

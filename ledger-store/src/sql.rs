@@ -10,7 +10,7 @@ ON CONFLICT (stream_id) DO NOTHING";
 /// The per-stream lock. `ORDER BY … COLLATE "C"` sits below the row locking step, so rows
 /// are locked in byte order of `stream_id`: two commands can never deadlock each other.
 pub const LOCK_STREAMS: &str = "\
-SELECT stream_id, version, last_hash, snapshot, snapshot_version
+SELECT stream_id, version, last_hash, snapshot, snapshot_version, wake_at
 FROM streams
 WHERE stream_id = ANY($1::text[])
 ORDER BY stream_id COLLATE \"C\"
@@ -37,15 +37,98 @@ SET version = $2,
     wake_at = CASE $6::int2 WHEN 0 THEN wake_at WHEN 1 THEN $7::timestamptz ELSE NULL END
 WHERE stream_id = $1";
 
-/// With `$6` true, the body gets a `cursor` member: the feed cursor of the last event this
-/// transaction inserted (the same text as `Cursor`'s Display), so a replayed outcome carries
-/// the cursor the original response had.
-pub const INSERT_OUTCOME: &str = "\
+/// Stream rows a transaction creates, with their final heads (a new stream's row is
+/// written once). `snapshot_version` is the version when a snapshot is given.
+pub const INSERT_STREAMS: &str = "\
+INSERT INTO streams (stream_id, category, version, last_hash, snapshot, snapshot_version, wake_at)
+SELECT s.id, s.category, s.version, s.hash, s.snapshot,
+       CASE WHEN s.snapshot IS NULL THEN NULL ELSE s.version END, s.wake
+FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::jsonb[], $6::timestamptz[])
+  AS s(id, category, version, hash, snapshot, wake)";
+
+/// Outcomes of the transaction's commands. Where `$6` is true the body gets a `cursor`
+/// member: the feed cursor of the last event this transaction inserted (the same text as
+/// `Cursor`'s Display), so a replayed outcome carries the cursor the first answer had.
+pub const INSERT_OUTCOMES: &str = "\
 INSERT INTO command_outcomes (scope, key, fingerprint, status, body)
-VALUES ($1, $2, $3, $4, CASE WHEN $6::bool THEN jsonb_set($5::jsonb, '{cursor}', to_jsonb(
-    lpad(to_hex((pg_current_xact_id()::text)::int8), 16, '0')
-    || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0')))
-  ELSE $5::jsonb END)";
+SELECT o.scope, o.key, o.fp, o.status,
+       CASE WHEN o.cursor THEN jsonb_set(o.body, '{cursor}', to_jsonb(
+           lpad(to_hex((pg_current_xact_id()::text)::int8), 16, '0')
+           || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0')))
+       ELSE o.body END
+FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::jsonb[], $6::bool[])
+  AS o(scope, key, fp, status, body, cursor)";
+
+// ---- the decision indexes (migrations/V5): read under the lock, written at commit ----
+
+/// For each key (`$1` scopes, `$2` keys): its position in the arrays, the stored outcome if
+/// any, and whether an event carries the key without an outcome (a provider's event id, or
+/// a client key of an imported ledger).
+pub const KEY_USES: &str = "\
+SELECT k.i, o.fingerprint, o.status, o.body,
+       o.key IS NULL AND EXISTS (
+           SELECT 1 FROM events e WHERE e.dedup_scope = k.scope AND e.dedup_key = k.key) AS in_events
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(scope, key, i)
+LEFT JOIN command_outcomes o ON o.scope = k.scope AND o.key = k.key";
+
+/// The lapsed holds of each slot (`$1`) at `$2`, oldest first, at most `$3` per slot: an
+/// index range read (`slot_holds_lapsing`).
+pub const LAPSED_HOLDS: &str = "\
+SELECT h.slot_id, h.booking_id, h.seats, h.expires_at
+FROM unnest($1::text[]) AS s(id)
+CROSS JOIN LATERAL (
+    SELECT slot_id, booking_id, seats, expires_at FROM slot_holds
+    WHERE slot_id = s.id AND expires_at <= $2
+    ORDER BY expires_at, booking_id LIMIT $3) AS h";
+
+/// The entries of the given (slot, booking) pairs.
+pub const HOLDS_OF: &str = "\
+SELECT h.slot_id, h.booking_id, h.seats, h.expires_at
+FROM unnest($1::text[], $2::uuid[]) AS p(slot_id, booking_id)
+JOIN slot_holds h ON h.slot_id = p.slot_id AND h.booking_id = p.booking_id";
+
+/// The lapsed claims of each coupon (`$1`) at `$2`, oldest first, at most `$3` per coupon.
+pub const LAPSED_CLAIMS: &str = "\
+SELECT c.code, c.booking_id, c.customer, c.expires_at
+FROM unnest($1::text[]) AS s(code)
+CROSS JOIN LATERAL (
+    SELECT code, booking_id, customer, expires_at FROM coupon_claims
+    WHERE code = s.code AND expires_at <= $2
+    ORDER BY expires_at, booking_id LIMIT $3) AS c";
+
+/// The claims of the given (coupon, booking) pairs, and every claim of the given
+/// (coupon, customer) pairs.
+pub const CLAIMS_OF: &str = "\
+SELECT c.code, c.booking_id, c.customer, c.expires_at
+FROM unnest($1::text[], $2::uuid[]) AS p(code, booking_id)
+JOIN coupon_claims c ON c.code = p.code AND c.booking_id = p.booking_id
+UNION
+SELECT c.code, c.booking_id, c.customer, c.expires_at
+FROM unnest($3::text[], $4::text[]) AS p(code, customer)
+JOIN coupon_claims c ON c.code = p.code AND c.customer = p.customer";
+
+/// Every row of these slots (a slot folded from its events gets its rows rewritten).
+pub const HOLDS_CLEAR: &str = "DELETE FROM slot_holds WHERE slot_id = ANY($1::text[])";
+
+pub const HOLDS_UPSERT: &str = "\
+INSERT INTO slot_holds (slot_id, booking_id, seats, expires_at)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::int4[], $4::timestamptz[])
+ON CONFLICT (slot_id, booking_id) DO UPDATE SET seats = EXCLUDED.seats, expires_at = EXCLUDED.expires_at";
+
+pub const HOLDS_DELETE: &str = "\
+DELETE FROM slot_holds h USING unnest($1::text[], $2::uuid[]) AS d(slot_id, booking_id)
+WHERE h.slot_id = d.slot_id AND h.booking_id = d.booking_id";
+
+pub const CLAIMS_CLEAR: &str = "DELETE FROM coupon_claims WHERE code = ANY($1::text[])";
+
+pub const CLAIMS_UPSERT: &str = "\
+INSERT INTO coupon_claims (code, booking_id, customer, expires_at)
+SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
+ON CONFLICT (code, booking_id) DO UPDATE SET customer = EXCLUDED.customer, expires_at = EXCLUDED.expires_at";
+
+pub const CLAIMS_DELETE: &str = "\
+DELETE FROM coupon_claims c USING unnest($1::text[], $2::uuid[]) AS d(code, booking_id)
+WHERE c.code = d.code AND c.booking_id = d.booking_id";
 
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";
@@ -117,7 +200,7 @@ ORDER BY wake_at LIMIT $3";
 /// Heads of a category, optionally only those whose snapshot has `$2` (a JSON path) equal
 /// to `$3`, in stream id order after `$4`.
 pub const LIST_HEADS: &str = "\
-SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams
+SELECT stream_id, version, last_hash, snapshot, snapshot_version, wake_at FROM streams
 WHERE category = $1 AND ($2::text[] IS NULL OR snapshot #>> $2::text[] = $3)
   AND stream_id COLLATE \"C\" > $4
 ORDER BY stream_id COLLATE \"C\" LIMIT $5";
@@ -131,7 +214,7 @@ SELECT tx_id::text AS tx_text, global_position FROM events
 ORDER BY events.tx_id DESC, events.global_position DESC LIMIT 1";
 
 pub const SELECT_HEAD: &str = "\
-SELECT stream_id, version, last_hash, snapshot, snapshot_version FROM streams WHERE stream_id = $1";
+SELECT stream_id, version, last_hash, snapshot, snapshot_version, wake_at FROM streams WHERE stream_id = $1";
 
 // ---- outbox and consumer checkpoints (see outbox.rs) ----
 

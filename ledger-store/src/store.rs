@@ -7,6 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, R
 use ledger_core::Clock;
 use tokio_postgres::NoTls;
 
+use crate::cycle::Writers;
 use crate::{clock::SystemClock, StoreError};
 
 /// Limits of a store's connections. Every one is bounded; the defaults say why.
@@ -38,11 +39,12 @@ impl Default for StoreSettings {
     }
 }
 
-/// Handle on the event store. Cheap to clone.
+/// Handle on the event store. Cheap to clone; clones share the pool and the writers.
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
     clock: Arc<dyn Clock>,
+    writers: Arc<Writers>,
 }
 
 impl std::fmt::Debug for Store {
@@ -95,16 +97,24 @@ impl Store {
             .runtime(Runtime::Tokio1)
             .build()
             .map_err(|e| StoreError::Unavailable(format!("connection pool: {e}")))?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Ok(Store {
+            writers: Arc::new(Writers::new(pool.clone(), clock.clone())),
             pool,
-            clock: Arc::new(SystemClock),
+            clock,
         })
     }
 
-    /// Replaces the clock that stamps `recorded_at` (tests move time without sleeping).
+    /// Replaces the clock that stamps `recorded_at` and times every decision (tests move
+    /// time without sleeping). Call it before the store is used: the writers are new.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        self.writers = Arc::new(Writers::new(self.pool.clone(), clock.clone()));
         self.clock = clock;
         self
+    }
+
+    pub(crate) fn writers(&self) -> &Writers {
+        &self.writers
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

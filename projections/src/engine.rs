@@ -3,13 +3,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use ledger_core::domain::{BookingState, CouponState, DomainEvent, Evolve, SlotState};
+use ledger_core::domain::{BookingState, CouponState, SlotState};
 use ledger_store::{Cursor, FoldEvent, FoldPage, FoldRows, Store, StoreError};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::Value;
 
-use crate::models::{booking_columns, coupon_columns, slot_columns, ReadModel};
+use crate::fold::{fold, EntryRow, QueryColumns, Row};
+use crate::models::ReadModel;
 use crate::sql;
 
 /// Events per step: one transaction applies at most this many. Each step costs about
@@ -64,18 +63,6 @@ pub struct Engine {
     batch: i64,
 }
 
-/// A stream's folded state, ready to upsert.
-struct Row {
-    version: i64,
-    state: Value,
-    /// The query columns (`key`, `at`) once this page has folded new events into the row;
-    /// `None` for a row as stored, which is not written back (its columns were not read).
-    folded: Option<QueryColumns>,
-}
-
-/// A read-model row's query columns: `key` and `at` (see `models`).
-type QueryColumns = (Option<String>, Option<DateTime<Utc>>);
-
 fn decode_row(
     model: ReadModel,
     r: &tokio_postgres::Row,
@@ -90,71 +77,6 @@ fn decode_row(
             .map_err(|_| StoreError::Corrupt(format!("checkpoint of {}", model.name())))?,
         events_applied: r.try_get("events_applied")?,
     })
-}
-
-/// The query columns of a folded state (see `models`).
-type Columns<S> = fn(&S) -> QueryColumns;
-
-/// Folds `events` (one stream each, in order) into `rows`, starting from the stored
-/// states. Events at or below a stored version are skipped (already applied).
-fn fold<S>(
-    model: ReadModel,
-    events: &[FoldEvent<'_>],
-    rows: &mut HashMap<String, Row>,
-    columns: Columns<S>,
-) -> Result<(), ProjectionError>
-where
-    S: Evolve + Serialize + DeserializeOwned,
-{
-    let fail = |e: &FoldEvent<'_>, reason: String| ProjectionError::Undecodable {
-        model: model.name(),
-        stream: e.stream_id.to_owned(),
-        version: e.stream_version,
-        reason,
-    };
-    // Each stream's state is decoded once, evolved through all its events of the page,
-    // and encoded once (not a JSON round trip per event).
-    let mut working: HashMap<&str, (i64, S, &FoldEvent<'_>)> = HashMap::new();
-    for e in events {
-        let id = e.stream_id;
-        if !working.contains_key(id) {
-            let (version, state) = match rows.get(id) {
-                Some(row) => (
-                    row.version,
-                    S::deserialize(&row.state).map_err(|err| fail(e, err.to_string()))?,
-                ),
-                None => (0, S::default()),
-            };
-            working.insert(id, (version, state, e));
-        }
-        let Some((version, state, last)) = working.get_mut(id) else {
-            continue;
-        };
-        if e.stream_version <= *version {
-            continue;
-        }
-        // Read from the payload's text as the database sent it: no `Value` in between.
-        let event = S::Event::decode_text(e.event_type, e.schema_version, e.payload)
-            .map_err(|err| fail(e, err.to_string()))?;
-        state.evolve(&event);
-        *version = e.stream_version;
-        *last = e;
-    }
-    for (id, (version, state, last)) in working {
-        if rows.get(id).is_some_and(|r| r.version == version) {
-            continue; // nothing new for this stream
-        }
-        let encoded = serde_json::to_value(&state).map_err(|err| fail(last, err.to_string()))?;
-        rows.insert(
-            id.to_owned(),
-            Row {
-                version,
-                state: encoded,
-                folded: Some(columns(&state)),
-            },
-        );
-    }
-    Ok(())
 }
 
 /// A page's events of one stream that are ahead of its stored version, in feed order.
@@ -373,13 +295,13 @@ impl Engine {
             let ordered = self.in_version_order(runs, &mut filled).await?;
             match model {
                 ReadModel::SlotAvailability => {
-                    fold::<SlotState>(model, &ordered, &mut rows, slot_columns)?
+                    fold::<SlotState>(&tx, model, &table, &ordered, &mut rows).await?
                 }
                 ReadModel::BookingStatus => {
-                    fold::<BookingState>(model, &ordered, &mut rows, booking_columns)?
+                    fold::<BookingState>(&tx, model, &table, &ordered, &mut rows).await?
                 }
                 ReadModel::Coupons => {
-                    fold::<CouponState>(model, &ordered, &mut rows, coupon_columns)?
+                    fold::<CouponState>(&tx, model, &table, &ordered, &mut rows).await?
                 }
             }
             // Only the rows this page changed: a stream whose events in the page were all
@@ -674,6 +596,41 @@ impl Engine {
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect()
+    }
+
+    /// The side-table entries of `streams` that have lapsed at `now` (holds, claims): a
+    /// reader adds them to the states it shows, so lapsed seats and claims count as free.
+    pub async fn lapsed_entries(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        streams: &[&str],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<EntryRow>, ProjectionError> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.store.client().await?;
+        let rows = client
+            .query(
+                &sql::lapsed_entries(&model.table(generation)),
+                &[&streams, &now],
+            )
+            .await?;
+        Ok(rows.iter().map(EntryRow::read).collect::<Result<_, _>>()?)
+    }
+
+    /// Every side-table entry of a generation, by stream and booking (for checks and diffs).
+    pub async fn entries(
+        &self,
+        model: ReadModel,
+        generation: i32,
+    ) -> Result<Vec<EntryRow>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(&sql::all_entries(&model.table(generation)), &[])
+            .await?;
+        Ok(rows.iter().map(EntryRow::read).collect::<Result<_, _>>()?)
     }
 
     /// Events the generation has not read yet.

@@ -10,8 +10,10 @@
 //! construction — and a test checks it.
 
 mod engine;
+mod fold;
 mod models;
 mod sql;
 
 pub use engine::{Engine, GenerationInfo, ProjectionError, BATCH_EVENTS};
+pub use fold::EntryRow;
 pub use models::ReadModel;

@@ -34,9 +34,13 @@ impl ReadModel {
         ReadModel::ALL.into_iter().find(|m| m.name() == name)
     }
 
-    /// The schema version the code builds.
+    /// The schema version the code builds. 2 for slots and coupons: their states count
+    /// seats and claims, with the per-booking entries in the generation's side table.
     pub fn version(self) -> i32 {
-        1
+        match self {
+            ReadModel::SlotAvailability | ReadModel::Coupons => 2,
+            ReadModel::BookingStatus => 1,
+        }
     }
 
     /// The stream category it folds.

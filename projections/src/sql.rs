@@ -1,6 +1,8 @@
 //! The SQL of the projection engine. Read-model table names come only from
 //! `ReadModel::table` (an enum name and an integer).
 
+/// A generation's table, and its side table of per-booking entries (a slot's holds and
+/// confirmations, a coupon's claims; see `fold`).
 pub fn create_table(table: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {table} (
@@ -10,12 +12,60 @@ pub fn create_table(table: &str) -> String {
             key            text,
             at             timestamptz
         );
-        CREATE INDEX IF NOT EXISTS {table}_key ON {table} (key, at);"
+        CREATE INDEX IF NOT EXISTS {table}_key ON {table} (key, at);
+        CREATE TABLE IF NOT EXISTS {table}_entries (
+            stream_id  text        NOT NULL,
+            booking_id uuid        NOT NULL,
+            seats      integer,
+            customer   text,
+            expires_at timestamptz,
+            PRIMARY KEY (stream_id, booking_id)
+        );
+        CREATE INDEX IF NOT EXISTS {table}_entries_lapsing ON {table}_entries (stream_id, expires_at)
+            WHERE expires_at IS NOT NULL;"
     )
 }
 
 pub fn drop_table(table: &str) -> String {
-    format!("DROP TABLE IF EXISTS {table}")
+    format!("DROP TABLE IF EXISTS {table}, {table}_entries")
+}
+
+const ENTRY_COLUMNS: &str = "stream_id, booking_id, seats, customer, expires_at";
+
+pub fn select_entries(table: &str) -> String {
+    format!(
+        "SELECT e.stream_id, e.booking_id, e.seats, e.customer, e.expires_at
+         FROM unnest($1::text[], $2::uuid[]) AS p(stream_id, booking_id)
+         JOIN {table}_entries e ON e.stream_id = p.stream_id AND e.booking_id = p.booking_id"
+    )
+}
+
+pub fn upsert_entries(table: &str) -> String {
+    format!(
+        "INSERT INTO {table}_entries ({ENTRY_COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::uuid[], $3::int4[], $4::text[], $5::timestamptz[])
+         ON CONFLICT (stream_id, booking_id) DO UPDATE
+         SET seats = EXCLUDED.seats, customer = EXCLUDED.customer, expires_at = EXCLUDED.expires_at"
+    )
+}
+
+pub fn delete_entries(table: &str) -> String {
+    format!(
+        "DELETE FROM {table}_entries e USING unnest($1::text[], $2::uuid[]) AS d(stream_id, booking_id)
+         WHERE e.stream_id = d.stream_id AND e.booking_id = d.booking_id"
+    )
+}
+
+/// The entries of these streams lapsed at `$2` (an index range read per stream).
+pub fn lapsed_entries(table: &str) -> String {
+    format!(
+        "SELECT {ENTRY_COLUMNS} FROM {table}_entries
+         WHERE stream_id = ANY($1::text[]) AND expires_at <= $2"
+    )
+}
+
+pub fn all_entries(table: &str) -> String {
+    format!("SELECT {ENTRY_COLUMNS} FROM {table}_entries ORDER BY stream_id, booking_id")
 }
 
 pub fn select_states(table: &str) -> String {

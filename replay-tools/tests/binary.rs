@@ -195,7 +195,7 @@ fn an_auditor_imports_verifies_exports_and_folds_through_the_binary() {
     let state = &json_lines(&folded.stdout)[0];
     assert_eq!(state["version"], 1);
     assert_eq!(state["state"]["spec"]["capacity"], 10);
-    assert_eq!(state["state"]["holds"], json!({}));
+    assert_eq!(state["state"]["held"], 0);
 
     let again = ledger_replay(&dir, &["import", &path(&good)], &[]);
     assert_eq!(again.code, 2);

@@ -203,16 +203,7 @@ async fn pix_charges_the_exact_decimal_and_reconcile_pays_it_once() {
         event_types(&app, &format!("booking-{id}")).await.len(),
         before
     );
-    let log = app
-        .state
-        .store
-        .read_stream(
-            &ledger_core::StreamId::parse("provider-pix").unwrap(),
-            1,
-            10,
-        )
-        .await
-        .unwrap();
+    let log = crate::webhook_support::provider_log(&app, "pix").await;
     assert_eq!(log[0].payload["source"], "reconciliation");
     app.stop().await;
 }

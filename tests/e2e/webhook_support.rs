@@ -126,3 +126,21 @@ pub async fn event_types(app: &TestApp, stream: &str) -> Vec<String> {
     let events = app.state.store.read_stream(&id, 1, 1000).await.unwrap();
     events.into_iter().map(|e| e.event_type).collect()
 }
+
+/// Every event of a provider's ingest log — all its shards, `provider-<name>-<n>` — in the
+/// order they were appended.
+pub async fn provider_log(app: &TestApp, provider: &str) -> Vec<ledger_core::RecordedEvent> {
+    let mut all = Vec::new();
+    for shard in 0..ledger_core::provider_log::LOG_SHARDS {
+        let id = ledger_core::StreamId::parse(&format!("provider-{provider}-{shard}")).unwrap();
+        all.extend(app.state.store.read_stream(&id, 1, 1000).await.unwrap());
+    }
+    all.sort_by_key(|e| e.global_position);
+    all
+}
+
+/// The event types of a provider's ingest log (all shards), in append order.
+pub async fn log_types(app: &TestApp, provider: &str) -> Vec<String> {
+    let log = provider_log(app, provider).await;
+    log.into_iter().map(|e| e.event_type).collect()
+}

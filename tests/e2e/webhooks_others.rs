@@ -48,7 +48,7 @@ async fn mercadopago_fetches_the_payment_then_applies_it() {
         (status, body["code"].as_str()),
         (503, Some("provider_unavailable"))
     );
-    assert!(event_types(&app, "provider-mercadopago").await.is_empty());
+    assert!(log_types(&app, "mercadopago").await.is_empty());
     mp.fail_next(0);
 
     assert_eq!(

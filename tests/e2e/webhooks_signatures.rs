@@ -35,13 +35,13 @@ async fn standard_webhook_endpoints_refuse_bad_signatures() {
         (
             "/v1/webhooks/pix",
             PIX_SECRET,
-            "provider-pix",
+            "pix",
             json!({"pix": [{"endToEndId": "E1", "txid": "x", "valor": "1.00"}]}),
         ),
         (
             "/v1/webhooks/panel",
             PANEL_SECRET,
-            "provider-panel",
+            "panel",
             json!({"type": "slot.renamed", "slot_id": "a"}),
         ),
     ] {
@@ -102,7 +102,7 @@ async fn standard_webhook_endpoints_refuse_bad_signatures() {
             );
         }
         assert!(
-            event_types(&app, log).await.is_empty(),
+            log_types(&app, log).await.is_empty(),
             "{path}: nothing stored"
         );
         let rotated = format!(
@@ -170,7 +170,7 @@ async fn mercadopago_refuses_bad_signatures_before_calling_the_provider() {
         0,
         "the provider is never called for an unverified notification"
     );
-    assert!(event_types(&app, "provider-mercadopago").await.is_empty());
+    assert!(log_types(&app, "mercadopago").await.is_empty());
     let rotated = vec![
         ("x-request-id", "req-1".to_string()),
         (
@@ -187,6 +187,6 @@ async fn mercadopago_refuses_bad_signatures_before_calling_the_provider() {
     ];
     // Verified; the payment is unknown to the provider (404), so it is recorded as ignored.
     assert_eq!(send("123", rotated).await, 200, "rotation");
-    assert_eq!(event_types(&app, "provider-mercadopago").await.len(), 1);
+    assert_eq!(log_types(&app, "mercadopago").await.len(), 1);
     app.stop().await;
 }

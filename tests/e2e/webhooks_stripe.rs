@@ -51,10 +51,7 @@ async fn only_a_correctly_signed_delivery_pays_and_bad_ones_store_nothing() {
             "{name}"
         );
     }
-    assert!(
-        event_types(&app, "provider-stripe").await.is_empty(),
-        "nothing stored"
-    );
+    assert!(log_types(&app, "stripe").await.is_empty(), "nothing stored");
     assert_eq!(booking(&app, &id).await["status"], "held");
 
     // Secret rotation: a stale v1 beside a valid one passes.
@@ -85,7 +82,7 @@ async fn only_a_correctly_signed_delivery_pays_and_bad_ones_store_nothing() {
     );
     assert_eq!(post_stripe(&app, &other).await.1["status"], "ignored");
     assert_eq!(
-        event_types(&app, "provider-stripe").await,
+        log_types(&app, "stripe").await,
         vec!["ProviderEventReceived"; 2]
     );
     app.stop().await;
@@ -121,7 +118,7 @@ async fn a_hundred_concurrent_deliveries_of_one_event_apply_once() {
         1,
         "{types:?}"
     );
-    assert_eq!(event_types(&app, "provider-stripe").await.len(), 1);
+    assert_eq!(log_types(&app, "stripe").await.len(), 1);
 }
 
 #[tokio::test]

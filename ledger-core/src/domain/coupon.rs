@@ -21,8 +21,8 @@ pub use decide::{claim_coupon, confirm_claim, issue_coupon, release_claim};
 /// Longest coupon code: 64 characters, like caller-chosen ids; codes are typed by people.
 pub const MAX_COUPON_CODE_LEN: usize = 64;
 
-/// Most claims a coupon may allow: 10 000. Every live claim sits in the coupon's snapshot,
-/// rewritten under the coupon lock on each claim; the bound keeps that row small (~1.5 MB).
+/// Most claims a coupon may allow: 10 000. A coupon's snapshot counts its claims (each claim
+/// is a row of the `coupon_claims` index), so the bound is about campaigns, not storage.
 pub const MAX_COUPON_CLAIMS: u32 = 10_000;
 
 /// Most claims one customer may make of one coupon: 100. Above that a per-customer limit
@@ -211,18 +211,35 @@ pub enum CouponListState {
     Expired,
 }
 
-/// What decisions about one coupon need to know; also its stored snapshot.
+/// Most lapsed claims the store loads per coupon: 1 000. A lapsed claim no longer counts,
+/// so one the store did not load makes the coupon look fuller than it is (a refused claim,
+/// never one too many) until the sweeper releases it.
+pub const MAX_LAPSED_CLAIMS_LOADED: usize = 1_000;
+
+/// What decisions about one coupon need to know; its stored snapshot is the serde JSON of
+/// everything but `claims`, so it has the same size however many claims were made.
+///
+/// `claims` is the part of the per-booking detail this state *knows*: every claim when
+/// folded from the coupon's events; when read from a snapshot, the claims the store loaded
+/// from the `coupon_claims` index under the coupon lock — the lapsed ones, those of the
+/// bookings a command names and every claim of the customer a command names. `apply`
+/// keeps counters and known claims exact.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CouponState {
     /// The definition; `None` until issued.
     pub spec: Option<CouponSpec>,
-    /// Claims by booking; a lapsed claim stays until released but no longer counts.
-    pub claims: BTreeMap<BookingId, Claim>,
+    /// Claims of bookings not paid yet, lapsed ones included until released.
+    held: u32,
+    /// Claims of paid bookings (they count for good).
+    confirmed: u32,
+    /// The known claims by booking (see the type's documentation).
+    #[serde(skip)]
+    claims: BTreeMap<BookingId, Claim>,
 }
 
 impl CouponState {
-    /// The state after `events`, folded from scratch.
+    /// The state after `events`, folded from scratch (every claim known).
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a CouponEvent>) -> CouponState {
         let mut state = CouponState::default();
         for event in events {
@@ -244,25 +261,85 @@ impl CouponState {
                     customer: customer.clone(),
                     expires_at: Some(*hold_expires_at),
                 };
-                self.claims.insert(*booking_id, claim);
+                self.set(*booking_id, Some(claim));
             }
             CouponEvent::CouponClaimConfirmed { booking_id } => {
-                if let Some(claim) = self.claims.get_mut(booking_id) {
-                    claim.expires_at = None;
+                if let Some(claim) = self.claims.get(booking_id) {
+                    let confirmed = Claim {
+                        customer: claim.customer.clone(),
+                        expires_at: None,
+                    };
+                    self.set(*booking_id, Some(confirmed));
                 }
             }
-            CouponEvent::CouponClaimReleased { booking_id, .. } => {
-                self.claims.remove(booking_id);
-            }
+            CouponEvent::CouponClaimReleased { booking_id, .. } => self.set(*booking_id, None),
         }
     }
 
-    /// Claims live at `now`.
-    pub fn live_claims(&self, now: DateTime<Utc>) -> u32 {
-        count(self.claims.values().filter(|claim| claim.is_live(now)))
+    /// Replaces a booking's claim, moving the counters with it.
+    fn set(&mut self, booking_id: BookingId, claim: Option<Claim>) {
+        let old = match &claim {
+            Some(claim) => self.claims.insert(booking_id, claim.clone()),
+            None => self.claims.remove(&booking_id),
+        };
+        if let Some(old) = &old {
+            let n = self.counter(old);
+            *n = n.saturating_sub(1);
+        }
+        if let Some(new) = &claim {
+            let n = self.counter(new);
+            *n = n.saturating_add(1);
+        }
     }
 
-    /// `customer`'s claims live at `now`.
+    /// The counter a claim counts in: held until confirmed.
+    fn counter(&mut self, claim: &Claim) -> &mut u32 {
+        if claim.expires_at.is_some() {
+            &mut self.held
+        } else {
+            &mut self.confirmed
+        }
+    }
+
+    /// The booking whose claim `event` changes, if any.
+    pub fn booking_of(event: &CouponEvent) -> Option<BookingId> {
+        match event {
+            CouponEvent::CouponClaimed { booking_id, .. }
+            | CouponEvent::CouponClaimConfirmed { booking_id }
+            | CouponEvent::CouponClaimReleased { booking_id, .. } => Some(*booking_id),
+            CouponEvent::CouponIssued { .. } => None,
+        }
+    }
+
+    /// Adds a claim read from the `coupon_claims` index to a state decoded from its
+    /// snapshot (whose counters already count it). For the store's loader only.
+    pub fn know(&mut self, booking_id: BookingId, claim: Claim) {
+        self.claims.insert(booking_id, claim);
+    }
+
+    /// The known claims, by booking id.
+    pub fn known(&self) -> &BTreeMap<BookingId, Claim> {
+        &self.claims
+    }
+
+    /// The booking's claim, if known.
+    pub fn claim_of(&self, booking_id: &BookingId) -> Option<&Claim> {
+        self.claims.get(booking_id)
+    }
+
+    /// Claims made (held or confirmed), lapsed-but-unreleased ones included.
+    pub fn claims_made(&self) -> u32 {
+        self.held.saturating_add(self.confirmed)
+    }
+
+    /// Claims live at `now`: all claims made but the known lapsed ones.
+    pub fn live_claims(&self, now: DateTime<Utc>) -> u32 {
+        let lapsed = count(self.claims.values().filter(|claim| !claim.is_live(now)));
+        self.claims_made().saturating_sub(lapsed)
+    }
+
+    /// `customer`'s claims live at `now`, among the known claims (the store loads all of
+    /// the customer a command names).
     pub fn live_claims_of(&self, customer: &str, now: DateTime<Utc>) -> u32 {
         let theirs = self
             .claims

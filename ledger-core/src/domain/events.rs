@@ -111,6 +111,20 @@ pub trait Evolve: Default {
     fn evolve(&mut self, event: &Self::Event);
 }
 
+/// A decision state as its stream row stores it (the snapshot): the serde JSON of the
+/// state, tagged with [`Snapshot::SNAPSHOT_VERSION`]. Per-booking detail that grows with
+/// history (a slot's holds, a coupon's claims) is not in it: index tables beside the ledger
+/// hold it, and the store loads what a decision needs.
+pub trait Snapshot: Evolve + serde::Serialize + DeserializeOwned {
+    /// The layout written today. A stored snapshot with another tag (or none: written
+    /// before tags) is not read; the state is folded again from the stream's events.
+    const SNAPSHOT_VERSION: i32;
+
+    /// Takes over the per-booking entries `other` knows: a state read back from its
+    /// snapshot plus these equals the state it was written from.
+    fn restore_known(&mut self, _other: &Self) {}
+}
+
 /// Rebuilds a state from stored rows `(event_type, schema_version, payload)` in stream
 /// order; the first row that does not decode stops the fold.
 pub fn fold_stored<'a, S: Evolve>(
@@ -449,6 +463,33 @@ impl DomainEvent for CouponEvent {
 
     fn to_payload(&self) -> Value {
         payload_of(self)
+    }
+}
+
+/// Version 1 (untagged) carried every hold and confirmation; version 2 counts them.
+impl Snapshot for SlotState {
+    const SNAPSHOT_VERSION: i32 = 2;
+
+    fn restore_known(&mut self, other: &Self) {
+        for (id, entry) in other.known() {
+            self.know(*id, *entry);
+        }
+    }
+}
+
+/// Version 1 (untagged) is the same state; version 2 only adds the tag.
+impl Snapshot for BookingState {
+    const SNAPSHOT_VERSION: i32 = 2;
+}
+
+/// Version 1 (untagged) carried every claim; version 2 counts them.
+impl Snapshot for CouponState {
+    const SNAPSHOT_VERSION: i32 = 2;
+
+    fn restore_known(&mut self, other: &Self) {
+        for (id, claim) in other.known() {
+            self.know(*id, claim.clone());
+        }
     }
 }
 

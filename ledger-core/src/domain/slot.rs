@@ -173,19 +173,61 @@ pub enum SlotEvent {
     },
 }
 
-/// Seats held for one booking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Hold {
-    /// How many seats.
-    pub seats: u32,
-    /// The price of each, fixed when held.
-    pub unit_price: Money,
-    /// When the hold lapses unless paid.
-    pub expires_at: DateTime<Utc>,
+/// Most lapsed holds one decision releases on one slot (write-on-read), oldest first: 64.
+/// Every release is an event in the command's transaction, and a flash sale can leave
+/// thousands of holds lapsing at once; the rest are released by the next commands and the
+/// sweeper. The store loads the same number per slot, so the two agree.
+pub const MAX_LAPSED_RELEASES: usize = 64;
+
+/// One booking's seats on a slot: what the slot's decisions need to know about a booking
+/// beyond the counters. Not part of the stored snapshot: the ledger's `slot_holds` index
+/// lists one row per entry, and a decision loads the entries it needs under the slot lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BookingSeats {
+    /// Held until `expires_at` (the seats count as taken until a `HoldReleased`).
+    Held {
+        /// How many.
+        seats: u32,
+        /// When the hold lapses unless paid.
+        expires_at: DateTime<Utc>,
+    },
+    /// Sold for good.
+    Confirmed {
+        /// How many.
+        seats: u32,
+    },
 }
 
-/// What decisions about one slot need to know; also the stored snapshot (its serde JSON).
+impl BookingSeats {
+    /// How many seats, held or confirmed.
+    pub fn seats(&self) -> u32 {
+        match self {
+            BookingSeats::Held { seats, .. } | BookingSeats::Confirmed { seats } => *seats,
+        }
+    }
+
+    /// When a hold lapses; `None` for confirmed seats.
+    pub fn expires_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            BookingSeats::Held { expires_at, .. } => Some(*expires_at),
+            BookingSeats::Confirmed { .. } => None,
+        }
+    }
+
+    /// A hold that has lapsed at `now` (`expires_at <= now`).
+    pub fn lapsed_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at().is_some_and(|at| at <= now)
+    }
+}
+
+/// What decisions about one slot need to know; its stored snapshot is the serde JSON of
+/// everything but `bookings`, so it has the same size whatever the slot's history.
+///
+/// `bookings` is the part of the per-booking detail this state *knows*: every booking when
+/// the state was folded from the slot's events, only the entries loaded from the
+/// `slot_holds` index when it was read from a snapshot (the store loads the lapsed holds and
+/// the entries of the bookings a command names). `apply` keeps both counters and known
+/// entries exact; a decision only ever asks about entries that were loaded.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlotState {
@@ -193,14 +235,17 @@ pub struct SlotState {
     pub spec: Option<SlotSpec>,
     /// Whether the slot is blocked.
     pub blocked: bool,
-    /// Holds by booking (expired ones stay until a `HoldReleased` removes them).
-    pub holds: BTreeMap<BookingId, Hold>,
-    /// Confirmed seats by booking.
-    pub confirmed: BTreeMap<BookingId, u32>,
+    /// Seats in holds, lapsed ones included until a `HoldReleased` frees them.
+    held: u32,
+    /// Confirmed seats.
+    confirmed: u32,
+    /// The known per-booking entries (see the type's documentation).
+    #[serde(skip)]
+    bookings: BTreeMap<BookingId, BookingSeats>,
 }
 
 impl SlotState {
-    /// The state after `events`, folded from scratch.
+    /// The state after `events`, folded from scratch (every booking known).
     pub fn from_events<'a>(events: impl IntoIterator<Item = &'a SlotEvent>) -> SlotState {
         let mut state = SlotState::default();
         for event in events {
@@ -210,7 +255,10 @@ impl SlotState {
     }
 
     /// Evolves the state by one event. Holds no rule, never fails, never panics; an event
-    /// that does not fit the state (a change before scheduling) changes nothing.
+    /// that does not fit the state (a change before scheduling, a release of seats the
+    /// booking does not have) changes nothing. Seat counts follow the booking's entry: a
+    /// `SeatsConfirmed` turns the booking's hold into confirmed seats, or confirms seats
+    /// directly when it has no hold (a late payment taking free seats again).
     pub fn apply(&mut self, event: &SlotEvent) {
         match event {
             SlotEvent::SlotScheduled { spec } => self.spec = Some(spec.clone()),
@@ -242,27 +290,100 @@ impl SlotState {
             SlotEvent::SeatsHeld {
                 booking_id,
                 seats,
-                unit_price,
                 hold_expires_at,
+                ..
             } => {
-                let hold = Hold {
+                let hold = BookingSeats::Held {
                     seats: *seats,
-                    unit_price: *unit_price,
                     expires_at: *hold_expires_at,
                 };
-                self.holds.insert(*booking_id, hold);
+                self.set(*booking_id, Some(hold));
             }
             SlotEvent::HoldReleased { booking_id, .. } => {
-                self.holds.remove(booking_id);
+                if let Some(BookingSeats::Held { .. }) = self.bookings.get(booking_id) {
+                    self.set(*booking_id, None);
+                }
             }
             SlotEvent::SeatsConfirmed { booking_id, seats } => {
-                self.holds.remove(booking_id);
-                self.confirmed.insert(*booking_id, *seats);
+                let confirmed = BookingSeats::Confirmed { seats: *seats };
+                self.set(*booking_id, Some(confirmed));
             }
             SlotEvent::SeatsReleased { booking_id, .. } => {
-                self.confirmed.remove(booking_id);
+                if let Some(BookingSeats::Confirmed { .. }) = self.bookings.get(booking_id) {
+                    self.set(*booking_id, None);
+                }
             }
         }
+    }
+
+    /// Replaces a booking's entry, moving the counters with it.
+    fn set(&mut self, booking_id: BookingId, entry: Option<BookingSeats>) {
+        let old = match entry {
+            Some(entry) => self.bookings.insert(booking_id, entry),
+            None => self.bookings.remove(&booking_id),
+        };
+        match old {
+            Some(BookingSeats::Held { seats, .. }) => self.held = self.held.saturating_sub(seats),
+            Some(BookingSeats::Confirmed { seats }) => {
+                self.confirmed = self.confirmed.saturating_sub(seats)
+            }
+            None => {}
+        }
+        match entry {
+            Some(BookingSeats::Held { seats, .. }) => self.held = self.held.saturating_add(seats),
+            Some(BookingSeats::Confirmed { seats }) => {
+                self.confirmed = self.confirmed.saturating_add(seats)
+            }
+            None => {}
+        }
+    }
+
+    /// The booking whose entry `event` changes (the seat events), if any.
+    pub fn booking_of(event: &SlotEvent) -> Option<BookingId> {
+        match event {
+            SlotEvent::SeatsHeld { booking_id, .. }
+            | SlotEvent::HoldReleased { booking_id, .. }
+            | SlotEvent::SeatsConfirmed { booking_id, .. }
+            | SlotEvent::SeatsReleased { booking_id, .. } => Some(*booking_id),
+            _ => None,
+        }
+    }
+
+    /// Adds an entry read from the `slot_holds` index to a state decoded from its snapshot
+    /// (whose counters already count it). For the store's loader only.
+    pub fn know(&mut self, booking_id: BookingId, seats: BookingSeats) {
+        self.bookings.insert(booking_id, seats);
+    }
+
+    /// The known per-booking entries, by booking id.
+    pub fn known(&self) -> &BTreeMap<BookingId, BookingSeats> {
+        &self.bookings
+    }
+
+    /// The booking's seats here, if the state knows of any.
+    pub fn seats_of(&self, booking_id: &BookingId) -> Option<BookingSeats> {
+        self.bookings.get(booking_id).copied()
+    }
+
+    /// The known holds lapsed at `now`, oldest first (then by booking id), at most
+    /// [`MAX_LAPSED_RELEASES`].
+    pub fn lapsed(&self, now: DateTime<Utc>) -> Vec<(BookingId, u32)> {
+        let mut lapsed: Vec<(DateTime<Utc>, BookingId, u32)> = self
+            .bookings
+            .iter()
+            .filter_map(|(id, entry)| match entry {
+                BookingSeats::Held { seats, expires_at } if *expires_at <= now => {
+                    Some((*expires_at, *id, *seats))
+                }
+                _ => None,
+            })
+            .collect();
+        lapsed.sort_unstable();
+        lapsed.truncate(MAX_LAPSED_RELEASES);
+        lapsed
+            .into_iter()
+            .map(|(_, id, seats)| (id, seats))
+            .collect()
     }
 
     /// The capacity, 0 before scheduling.
@@ -270,44 +391,45 @@ impl SlotState {
         self.spec.as_ref().map_or(0, |spec| spec.capacity)
     }
 
-    /// Seats in holds, expired-but-unreleased ones included (saturating).
+    /// Seats in holds, lapsed-but-unreleased ones included.
     pub fn held(&self) -> u32 {
-        saturating_sum(self.holds.values().map(|hold| hold.seats))
+        self.held
     }
 
-    /// Seats in holds that are still running at `now` (`expires_at > now`).
+    /// Seats in holds still running at `now`: the known lapsed holds do not count. Exact
+    /// when every lapsed hold is known (a state folded from its events, or a read model
+    /// that loaded them all).
     pub fn held_at(&self, now: DateTime<Utc>) -> u32 {
-        let live = self.holds.values().filter(|hold| hold.expires_at > now);
-        saturating_sum(live.map(|hold| hold.seats))
+        let lapsed = self
+            .bookings
+            .values()
+            .filter(|entry| entry.lapsed_at(now))
+            .map(BookingSeats::seats);
+        self.held.saturating_sub(saturating_sum(lapsed))
     }
 
-    /// Confirmed seats (saturating).
+    /// Confirmed seats.
     pub fn confirmed(&self) -> u32 {
-        saturating_sum(self.confirmed.values().copied())
+        self.confirmed
     }
 
     /// Seats free: capacity − held − confirmed, never below 0 (an oversold slot has 0).
     pub fn available(&self) -> u32 {
         self.capacity()
-            .saturating_sub(self.held().saturating_add(self.confirmed()))
+            .saturating_sub(self.held.saturating_add(self.confirmed))
     }
 
-    /// Seats free at `now`, counting holds that expired by then as free.
+    /// Seats free at `now`, counting the known lapsed holds as free (see [`Self::held_at`]).
     pub fn available_at(&self, now: DateTime<Utc>) -> u32 {
         self.capacity()
-            .saturating_sub(self.held_at(now).saturating_add(self.confirmed()))
+            .saturating_sub(self.held_at(now).saturating_add(self.confirmed))
     }
 
     /// Seats held or confirmed above the capacity (after a capacity cut), else 0.
     pub fn oversold(&self) -> u32 {
-        self.held()
-            .saturating_add(self.confirmed())
+        self.held
+            .saturating_add(self.confirmed)
             .saturating_sub(self.capacity())
-    }
-
-    /// When the earliest hold lapses, for the expiry sweeper.
-    pub fn next_hold_expiry(&self) -> Option<DateTime<Utc>> {
-        self.holds.values().map(|hold| hold.expires_at).min()
     }
 
     /// The instant booking closes; `None` before scheduling.

@@ -1,22 +1,15 @@
 //! Booking commands: `POST /v1/bookings` (customer) holds seats on one or more slots, all
-//! or nothing, under the locks of every slot, the new booking and the coupon; and
+//! or nothing (`PlaceBooking`: the locks of every slot and the coupon), and
 //! `POST /v1/bookings/{id}/cancel` (owner before payment, operator any time).
-
-use std::collections::BTreeMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use ledger_core::domain::{
-    cancel_booking, place_booking, release_claim, release_expired_holds, release_hold,
-    BookingState, CouponCode, CouponState, PlaceBooking, ReleaseReason, SlotState,
-};
-use ledger_core::{BookingId, Money, SlotId, StreamId};
-use ledger_store::{AppendBatch, Wake};
+use ledger_core::domain::{BookingState, BookingStreams, CancelBooking, CouponCode, PlaceBooking};
+use ledger_core::{BookingId, Money, SlotId};
 use serde::Deserialize;
 
-use super::aggregate::{append, command_metadata, load, load_locked};
 use super::rejection::problem;
-use super::{execute, CommandMeta, Decided, Reply};
+use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
@@ -84,143 +77,72 @@ pub async fn place(
         })
         .transpose()?;
     let booking_id = BookingId::from_uuid(uuid::Uuid::now_v7());
-    let streams = lock_set(items.iter().map(|(s, _)| s), &booking_id, coupon.as_ref());
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),
         fingerprint,
     };
-    let metadata = command_metadata(&meta.sub);
-    let store = &state.store;
-    // What the decision was, for the metric; stays "replayed" if no decision ran.
-    let outcome = std::cell::Cell::new("replayed");
-    let response = execute(&state, &meta, &streams, async |locked| {
-        let now = state.clock.now();
-        let mut slots = BTreeMap::new();
-        for (slot_id, _) in &items {
-            let slot: SlotState = load_locked(store, locked, &slot_id.stream_id()).await?;
-            slots.insert(slot_id.clone(), slot);
-        }
-        let mut coupon_state: Option<CouponState> = match &coupon {
-            Some(code) => Some(load_locked(store, locked, &code.stream_id()).await?),
-            None => None,
-        };
-        let cmd = PlaceBooking {
-            booking_id,
-            customer: meta.sub.clone(),
-            items: items.clone(),
-            coupon: coupon.clone(),
-            expected_total,
-            now,
-            hold_ttl: state.hold_ttl,
-        };
-        let decision = place_booking(&cmd, &slots, coupon_state.as_ref());
-        let mut batch = AppendBatch::default();
-        for (slot_id, events) in &decision.slot_events {
-            if let Some(slot) = slots.get_mut(slot_id) {
-                batch.streams.push(append(
-                    slot_id.stream_id(),
-                    slot,
-                    events,
-                    &metadata,
-                    Wake::Unchanged,
-                )?);
-            }
-        }
-        let mut booking = BookingState::default();
-        if !decision.booking_events.is_empty() {
-            // The sweeper wakes at the hold's own expiry, as the event states it.
-            let mut preview = BookingState::default();
-            decision
-                .booking_events
-                .iter()
-                .for_each(|e| preview.apply(e));
-            let wake = preview
-                .placed
-                .as_ref()
-                .map_or(Wake::Unchanged, |p| Wake::At(p.hold_expires_at));
-            batch.streams.push(append(
-                booking_id.stream_id(),
-                &mut booking,
-                &decision.booking_events,
-                &metadata,
-                wake,
-            )?);
-        }
-        if let (Some(code), Some(c)) = (&coupon, coupon_state.as_mut()) {
-            if !decision.coupon_events.is_empty() {
-                batch.streams.push(append(
-                    code.stream_id(),
-                    c,
-                    &decision.coupon_events,
-                    &metadata,
-                    Wake::Unchanged,
-                )?);
-            }
-        }
-        outcome.set(
-            decision
-                .outcome
-                .as_ref()
-                .map_or_else(|r| r.code(), |_| "held"),
-        );
-        let reply = match &decision.outcome {
+    let decision = PlaceBooking {
+        booking_id,
+        customer: meta.sub.clone(),
+        items,
+        coupon,
+        expected_total,
+        // The store decides at its own clock reading, under the locks.
+        now: state.clock.now(),
+        hold_ttl: state.hold_ttl,
+    };
+    let response = run(
+        &state,
+        &meta,
+        decision,
+        move |outcome, world, now| match outcome {
             Ok(_) => Reply {
                 status: StatusCode::CREATED,
-                body: booking_view(&booking_id, &booking, now),
+                body: booking_view(&booking_id, world.booking(&booking_id), now),
                 with_cursor: true,
             },
             Err(r) => Reply::rejected(&problem(r)),
-        };
-        Ok(Decided { batch, reply })
-    })
+        },
+    )
     .await;
     let outcome = match &response {
-        Ok(_) => outcome.get(),
+        Ok((_, Some(Ok(_)))) => "held",
+        Ok((_, Some(Err(r)))) => r.code(),
+        Ok((_, None)) => "replayed",
         Err(e) => e.code(),
     };
     metrics.bookings.with_label_values(&[outcome]).inc();
-    response
-}
-
-/// The streams a booking's commands lock: its slots, itself and its coupon (the store
-/// sorts them).
-pub fn lock_set<'a>(
-    slots: impl IntoIterator<Item = &'a SlotId>,
-    booking: &BookingId,
-    coupon: Option<&CouponCode>,
-) -> Vec<StreamId> {
-    let mut streams: Vec<StreamId> = slots.into_iter().map(SlotId::stream_id).collect();
-    streams.push(booking.stream_id());
-    streams.extend(coupon.map(CouponCode::stream_id));
-    streams
+    response.map(|(answer, _)| answer)
 }
 
 pub fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
     BookingId::parse(raw).map_err(|_| ApiError::not_found("booking_not_found", "no such booking"))
 }
 
-/// The booking (unlocked, from its snapshot or events), if its stream has any event.
+/// The booking as committed now (unlocked), if it was ever placed.
 pub async fn find_booking(
     state: &AppState,
     id: &BookingId,
 ) -> Result<Option<BookingState>, ApiError> {
-    match state
-        .store
-        .stream_head(&id.stream_id())
-        .await?
-        .filter(|h| h.version > 0)
-    {
-        Some(head) => Ok(Some(load(&state.store, &head).await?)),
-        None => Ok(None),
-    }
+    let found = state.store.state::<BookingState>(&id.stream_id()).await?;
+    Ok(found
+        .map(|(_, booking)| booking)
+        .filter(|b| b.placed.is_some()))
 }
 
-/// The booking (unlocked, from its snapshot or events), or 404.
+/// The booking (unlocked), or 404.
 pub async fn read_booking(state: &AppState, id: &BookingId) -> Result<BookingState, ApiError> {
     find_booking(state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))
+}
+
+/// The streams of a placed booking (its items and coupon never change once placed, so
+/// they are read before the lock).
+pub fn streams_of(id: BookingId, booking: &BookingState) -> Result<BookingStreams, ApiError> {
+    let placed = booking.placed.as_ref().ok_or_else(ApiError::internal)?;
+    Ok(BookingStreams::of(id, placed))
 }
 
 /// Cancels a booking (owner before payment, operator any time) and releases its seats and
@@ -238,76 +160,34 @@ pub async fn cancel(
     principal.require_any(&[Role::Customer, Role::Operator])?;
     let id = booking_id(&path)?;
     let before = read_booking(&state, &id).await?;
-    let placed = before
-        .placed
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("booking_not_found", "no such booking"))?;
     let operator = principal.has(Role::Operator);
-    if !operator && placed.customer != principal.sub() {
+    let owner = before.placed.as_ref().map(|p| p.customer.as_str());
+    if !operator && owner != Some(principal.sub()) {
         return Err(ApiError::not_found("booking_not_found", "no such booking"));
     }
-    let slot_ids: Vec<SlotId> = placed.items.iter().map(|i| i.slot_id.clone()).collect();
-    let coupon = placed.coupon_code.clone();
-    let streams = lock_set(&slot_ids, &id, coupon.as_ref());
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),
         fingerprint: request_fingerprint(&req, None)?,
     };
-    let metadata = command_metadata(&meta.sub);
-    let store = &state.store;
-    execute(&state, &meta, &streams, async |locked| {
-        let now = state.clock.now();
-        let mut booking: BookingState = load_locked(store, locked, &id.stream_id()).await?;
-        let events = match cancel_booking(&booking, &meta.sub, operator, now) {
-            Ok(events) => events,
-            Err(r) => {
-                return Ok(Decided {
-                    batch: AppendBatch::default(),
-                    reply: Reply::rejected(&problem(&r)),
-                })
-            }
-        };
-        let mut batch = AppendBatch::default();
-        for slot_id in &slot_ids {
-            let stream = slot_id.stream_id();
-            let mut slot: SlotState = load_locked(store, locked, &stream).await?;
-            let mut slot_events = release_expired_holds(&slot, now);
-            let mut after = slot.clone();
-            slot_events.iter().for_each(|e| after.apply(e));
-            slot_events.extend(release_hold(&after, id, ReleaseReason::Cancelled));
-            batch.streams.push(append(
-                stream,
-                &mut slot,
-                &slot_events,
-                &metadata,
-                Wake::Unchanged,
-            )?);
-        }
-        if let Some(code) = &coupon {
-            let mut c: CouponState = load_locked(store, locked, &code.stream_id()).await?;
-            let coupon_events = release_claim(&c, id, ReleaseReason::Cancelled);
-            batch.streams.push(append(
-                code.stream_id(),
-                &mut c,
-                &coupon_events,
-                &metadata,
-                Wake::Unchanged,
-            )?);
-        }
-        batch.streams.push(append(
-            id.stream_id(),
-            &mut booking,
-            &events,
-            &metadata,
-            Wake::Never,
-        )?);
-        let reply = Reply {
-            status: StatusCode::OK,
-            body: booking_view(&id, &booking, now),
-            with_cursor: true,
-        };
-        Ok(Decided { batch, reply })
-    })
-    .await
+    let decision = CancelBooking {
+        streams: streams_of(id, &before)?,
+        by: meta.sub.clone(),
+        operator,
+    };
+    let (answer, _) = run(
+        &state,
+        &meta,
+        decision,
+        move |outcome, world, now| match outcome {
+            Ok(()) => Reply {
+                status: StatusCode::OK,
+                body: booking_view(&id, world.booking(&id), now),
+                with_cursor: true,
+            },
+            Err(r) => Reply::rejected(&problem(r)),
+        },
+    )
+    .await?;
+    Ok(answer)
 }

@@ -4,14 +4,13 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset};
-use ledger_core::domain::{issue_coupon, CouponCode, CouponSpec, CouponState, Discount};
+use ledger_core::domain::{CouponCode, CouponSpec, Discount};
 use ledger_core::Money;
-use ledger_store::{AppendBatch, Wake};
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::aggregate::{append, command_metadata, load_locked};
 use super::rejection::problem;
-use super::{execute, CommandMeta, Decided, Reply};
+use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
@@ -70,54 +69,35 @@ pub async fn issue(
     let fingerprint = request_fingerprint(&req, Some(&body.value))?;
     let spec = spec(body.parsed)?;
     let code = spec.code.clone();
-    let stream = code.stream_id();
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),
         fingerprint,
     };
-    let metadata = command_metadata(&meta.sub);
-    execute(
+    let (answer, _) = run(
         &state,
         &meta,
-        std::slice::from_ref(&stream),
-        async |locked| {
-            let now = state.clock.now();
-            let mut coupon: CouponState = load_locked(&state.store, locked, &stream).await?;
-            let events = match issue_coupon(&coupon, spec) {
-                Ok(events) => events,
-                Err(r) => {
-                    return Ok(Decided {
-                        batch: AppendBatch::default(),
-                        reply: Reply::rejected(&problem(&r)),
-                    })
-                }
+        ledger_core::domain::IssueCoupon { spec },
+        move |outcome, world, now| {
+            let view = || {
+                world
+                    .coupon(&code)
+                    .map_or(Value::Null, |c| coupon_view(c, now))
             };
-            let status = if events.is_empty() {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            };
-            let appended = append(
-                stream.clone(),
-                &mut coupon,
-                &events,
-                &metadata,
-                Wake::Unchanged,
-            )?;
-            let reply = Reply {
-                status,
-                body: coupon_view(&coupon, now),
-                with_cursor: !events.is_empty(),
-            };
-            Ok(Decided {
-                batch: AppendBatch {
-                    streams: vec![appended],
-                    ..AppendBatch::default()
+            match outcome {
+                Ok(issued) => Reply {
+                    status: if *issued {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
+                    body: view(),
+                    with_cursor: *issued,
                 },
-                reply,
-            })
+                Err(r) => Reply::rejected(&problem(r)),
+            }
         },
     )
-    .await
+    .await?;
+    Ok(answer)
 }

@@ -1,16 +1,15 @@
-//! Running a client command exactly once: the idempotency protocol of API.md.
+//! Running a client command exactly once: the idempotency protocol of API.md on top of the
+//! store's command cycle (`ledger_store::Store::execute`).
 //!
-//! 1. A stored outcome for (`client:<sub>`, key) is replayed at once (same fingerprint,
-//!    with `Idempotent-Replayed: true`) or refused with 422 (different fingerprint). A key
-//!    that events carry without a stored outcome (a ledger imported from an export) is
-//!    refused with 409 `idempotency_outcome_unavailable`: it never runs twice.
-//! 2. Otherwise the command's streams are locked, the decision is made on their state, and
-//!    the events and the outcome (status + body, rejections included) are committed in one
-//!    transaction. A concurrent request with the same key that got here first makes the
-//!    commit a `Duplicate`: its stored outcome is replayed. So a key executes once.
-//! 3. 5xx answers store nothing; the client may retry with the same key.
+//! A handler parses and authorizes, builds the command (a decision of ledger-core, the
+//! event metadata and how its reply renders) and calls [`run`]. The store locks, loads,
+//! decides, appends and commits — the reply (status + body, rejections included) stored
+//! under (`client:<sub>`, key) in the same transaction — or finds the key used: a stored
+//! outcome is replayed (same fingerprint, with `Idempotent-Replayed: true`) or refused with
+//! 422 (different fingerprint); a key that events carry without a stored outcome (a ledger
+//! imported from an export) is refused with 409 `idempotency_outcome_unavailable`. 5xx
+//! answers store nothing; the client may retry with the same key.
 
-pub mod aggregate;
 pub mod bookings;
 pub mod coupons;
 pub mod payments;
@@ -20,11 +19,10 @@ pub mod slots;
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
-use ledger_core::{IdempotencyKey, RequestFingerprint, StreamId};
-use ledger_store::{
-    AppendBatch, DedupKey, KeyUse, LockedStreams, OutcomeToStore, StoreError, StoredOutcome,
-};
-use serde_json::Value;
+use ledger_core::domain::{Decide, World};
+use ledger_core::{IdempotencyKey, RequestFingerprint};
+use ledger_store::{Command, CommandKey, DedupKey, Executed, KeyUse, StoredOutcome};
+use serde_json::{json, Value};
 
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -74,12 +72,19 @@ impl Reply {
             with_cursor: false,
         }
     }
+
+    fn into_store(self) -> ledger_store::Reply {
+        ledger_store::Reply {
+            status: self.status.as_u16(),
+            body: self.body,
+            with_cursor: self.with_cursor,
+        }
+    }
 }
 
-/// What a decision writes and answers.
-pub struct Decided {
-    pub batch: AppendBatch,
-    pub reply: Reply,
+/// Event metadata: where the event came from and who asked. No personal data: `sub` only.
+pub fn command_metadata(sub: &str) -> Value {
+    json!({"source": "command", "sub": sub})
 }
 
 fn respond(status: u16, body: Value, replayed: bool) -> HttpResponse {
@@ -144,59 +149,45 @@ pub async fn replayed(
     answered(state, &d, meta).await
 }
 
-/// Runs a command: replay check, lock `streams`, `decide`, commit with the outcome.
-/// `decide` returns `Err` only for faults (nothing is stored then); business rejections
-/// are a `Reply` with a 4xx status.
-pub async fn execute(
+/// Runs `decision` for the client in `meta` through the store's command cycle: its reply
+/// is `render(output, states after, now)`, stored under the client's key with the events.
+/// Returns the HTTP answer and, when the command was decided now (not replayed), its output.
+pub async fn run<D>(
     state: &AppState,
     meta: &CommandMeta,
-    streams: &[StreamId],
-    decide: impl AsyncFnOnce(&LockedStreams) -> Result<Decided, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let dedup = meta.dedup()?;
-    if let Some(d) = &dedup {
-        if let Some(answer) = answered(state, d, meta).await? {
-            return Ok(answer);
-        }
-    }
-    let locked = state.store.lock(streams).await?;
-    let Decided { mut batch, reply } = match decide(&locked).await {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = locked.rollback().await;
-            return Err(e);
-        }
-    };
-    batch.outcome = dedup.as_ref().map(|_| OutcomeToStore {
-        fingerprint: meta.fingerprint,
-        status: reply.status.as_u16(),
-        body: reply.body.clone(),
-        cursor_in_body: reply.with_cursor,
+    decision: D,
+    render: impl Fn(&D::Output, &World, chrono::DateTime<chrono::Utc>) -> Reply + Send + Sync + 'static,
+) -> Result<(HttpResponse, Option<D::Output>), ApiError>
+where
+    D: Decide + Send + 'static,
+    D::Output: Send + 'static,
+{
+    let key = meta.dedup()?.map(|dedup| CommandKey {
+        dedup,
+        fingerprint: Some(meta.fingerprint),
     });
-    batch.dedup = dedup;
-    match locked.commit(batch).await {
-        Ok(committed) => {
-            state.commits.notify_one();
-            let mut body = reply.body;
-            if let (true, Some(cursor), Value::Object(map)) =
-                (reply.with_cursor, committed.cursor, &mut body)
-            {
-                map.insert("cursor".into(), cursor.to_string().into());
+    let command = Command {
+        decision,
+        key,
+        metadata: command_metadata(&meta.sub),
+        render: Some(Box::new(move |output: &D::Output, world: &World, now| {
+            render(output, world, now).into_store()
+        })),
+    };
+    match state.store.execute(command).await? {
+        Executed::Decided {
+            output,
+            reply,
+            cursor,
+        } => {
+            if cursor.is_some() {
+                state.commits.notify_one();
             }
-            Ok(respond(reply.status.as_u16(), body, false))
+            let reply = reply.ok_or_else(ApiError::internal)?;
+            Ok((respond(reply.status, reply.body, false), Some(output)))
         }
-        Err(StoreError::Duplicate {
-            outcome: Some(stored),
-        }) => replay(stored, meta),
-        // The key is taken but its outcome was not read with the error: look again (an
-        // imported ledger has events with the key and no outcome: 409).
-        Err(StoreError::Duplicate { outcome: None }) => match meta.dedup()? {
-            Some(d) => match answered(state, &d, meta).await? {
-                Some(answer) => Ok(answer),
-                None => Err(ApiError::internal()),
-            },
-            None => Err(ApiError::internal()),
-        },
-        Err(e) => Err(e.into()),
+        Executed::Replayed(stored) => Ok((replay(stored, meta)?, None)),
+        Executed::KeyUsedWithoutOutcome => Err(outcome_unavailable()),
+        Executed::Duplicate => Err(ApiError::internal()),
     }
 }

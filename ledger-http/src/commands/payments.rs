@@ -12,20 +12,18 @@ use std::str::FromStr;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use ledger_core::domain::{
-    amount_due, payable, provider_idempotency_key, BookingEvent, BookingState, Provider,
-    MAX_PAYMENT_ID_LEN,
+    amount_due, payable, provider_idempotency_key, BookingState, Provider, RequestPayment,
+    RequestedObject, MAX_PAYMENT_ID_LEN,
 };
 use ledger_core::phone::normalize_phone_for_mercadopago;
 use ledger_core::webhook::format_decimal_amount;
 use ledger_core::{BookingId, Money};
-use ledger_store::{AppendBatch, Wake};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use super::aggregate::{append, command_metadata, load_locked};
 use super::bookings::{booking_id, read_booking};
-use super::{execute, replayed, CommandMeta, Decided, Reply};
+use super::{replayed, run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
@@ -253,29 +251,32 @@ pub async fn start(
     } else {
         None
     };
-    let metadata = command_metadata(&meta.sub);
-    let store = &state.store;
-    execute(&state, &meta, &[id.stream_id()], async |locked| {
-        let now = state.clock.now();
-        let mut current: BookingState = load_locked(store, locked, &id.stream_id()).await?;
-        let (Some((fields, reference)), true) = (&fields, payable(&current, now) && !amount.is_zero()) else {
-            return Ok(Decided { batch: AppendBatch::default(), reply: Reply::rejected(&not_payable(&current, now)) });
-        };
-        let event = BookingEvent::PaymentRequested {
-            provider,
-            amount,
-            provider_reference: reference.clone(),
-            idempotency_key: provider_key.clone(),
-        };
-        let appended = append(id.stream_id(), &mut current, &[event], &metadata, Wake::Unchanged)?;
+    let (requested, fields) = match fields {
+        Some((fields, reference)) => {
+            let object = RequestedObject {
+                provider,
+                amount,
+                reference,
+                idempotency_key: provider_key.clone(),
+            };
+            (Some(object), fields)
+        }
+        None => (None, Value::Null),
+    };
+    let decision = RequestPayment {
+        booking_id: id,
+        requested,
+    };
+    let (answer, _) = run(&state, &meta, decision, move |recorded, world, now| {
+        if !*recorded {
+            return Reply::rejected(&not_payable(world.booking(&id), now));
+        }
         let mut body = json!({"payment_request_id": provider_key, "provider": provider.as_str(), "amount": money(&amount)});
-        if let (Value::Object(b), Value::Object(f)) = (&mut body, fields) {
+        if let (Value::Object(b), Value::Object(f)) = (&mut body, &fields) {
             b.extend(f.clone());
         }
-        Ok(Decided {
-            batch: AppendBatch { streams: vec![appended], ..AppendBatch::default() },
-            reply: Reply { status: StatusCode::CREATED, body, with_cursor: false },
-        })
+        Reply::ok(StatusCode::CREATED, body)
     })
-    .await
+    .await?;
+    Ok(answer)
 }

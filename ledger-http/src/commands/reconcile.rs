@@ -9,14 +9,12 @@ use std::collections::BTreeSet;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use ledger_core::domain::{BookingState, PaymentReport, PaymentSource, Provider};
+use ledger_core::domain::{BookingState, PaymentReport, PaymentSource, Provider, ReadBooking};
 use ledger_core::BookingId;
-use ledger_store::AppendBatch;
 use serde_json::Value;
 
-use super::aggregate::load_locked;
 use super::bookings::{booking_id, read_booking};
-use super::{execute, replayed, CommandMeta, Decided, Reply};
+use super::{replayed, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{request_fingerprint, RequiredKey};
@@ -147,15 +145,12 @@ pub async fn run(
     }
     let booking = read_booking(&state, &id).await?;
     let applied = reconcile(&state, &id, &booking).await?;
-    let store = &state.store;
-    execute(&state, &meta, &[id.stream_id()], async |locked| {
-        let current: BookingState = load_locked(store, locked, &id.stream_id()).await?;
-        let mut body = booking_view(&id, &current, state.clock.now());
+    let decision = ReadBooking { booking_id: id };
+    let (answer, _) = super::run(&state, &meta, decision, move |(), world, now| {
+        let mut body = booking_view(&id, world.booking(&id), now);
         body["reconciled"] = applied.into();
-        Ok(Decided {
-            batch: AppendBatch::default(),
-            reply: Reply::ok(StatusCode::OK, body),
-        })
+        Reply::ok(StatusCode::OK, body)
     })
-    .await
+    .await?;
+    Ok(answer)
 }

@@ -5,17 +5,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset};
-use ledger_core::domain::{
-    block_slot, parse_time_zone, release_expired_holds, schedule_slot, unblock_slot, Cutoff,
-    Rejection, SlotEvent, SlotSpec, SlotState,
-};
+use ledger_core::domain::{parse_time_zone, ChangeSlot, Cutoff, SlotChange, SlotSpec};
 use ledger_core::{ActivityId, Money, SlotId};
-use ledger_store::{AppendBatch, Wake};
 use serde::Deserialize;
 
-use super::aggregate::{append, command_metadata, load_locked};
 use super::rejection::problem;
-use super::{execute, CommandMeta, Decided, Reply};
+use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{request_fingerprint, CommandBody, OptionalKey, RequiredKey};
@@ -52,69 +47,33 @@ pub fn slot_id(raw: &str) -> Result<SlotId, ApiError> {
         .map_err(|e| ApiError::not_found("slot_not_found", format!("no such slot: {e}")))
 }
 
-/// Write-on-read, then the decision: the slot's expired holds are released first (those
-/// events are kept even when `decide` rejects), then `decide` runs on the released state.
-pub fn decide_on_slot(
-    slot: &SlotState,
-    now: chrono::DateTime<chrono::Utc>,
-    decide: impl FnOnce(&SlotState) -> Result<Vec<SlotEvent>, Rejection>,
-) -> (Vec<SlotEvent>, Option<Rejection>) {
-    let mut events = release_expired_holds(slot, now);
-    let mut released = slot.clone();
-    events.iter().for_each(|e| released.apply(e));
-    match decide(&released) {
-        Ok(more) => {
-            events.extend(more);
-            (events, None)
-        }
-        Err(rejection) => (events, Some(rejection)),
-    }
-}
-
-/// Runs `decide_events` on the slot after releasing its expired holds, and answers with the
-/// slot view. A rejection is stored (with the releases) and answered as a problem.
+/// Runs `change` on the slot (its lapsed holds released first, write-on-read) and answers
+/// with the slot view. A rejection is stored (with the releases) and answered as a problem.
 async fn slot_command(
     state: &AppState,
     meta: CommandMeta,
     slot_id: SlotId,
-    decide_events: impl FnOnce(&SlotState) -> Result<Vec<SlotEvent>, Rejection>,
+    change: SlotChange,
 ) -> Result<HttpResponse, ApiError> {
-    let stream = slot_id.stream_id();
-    let metadata = command_metadata(&meta.sub);
-    execute(
+    let decision = ChangeSlot {
+        slot_id: slot_id.clone(),
+        change,
+    };
+    let (answer, _) = run(
         state,
         &meta,
-        std::slice::from_ref(&stream),
-        async |locked| {
-            let now = state.clock.now();
-            let mut slot: SlotState = load_locked(&state.store, locked, &stream).await?;
-            let (events, rejection) = decide_on_slot(&slot, now, decide_events);
-            let (decided, reply) = match rejection {
-                None => (true, None),
-                Some(rejection) => (false, Some(Reply::rejected(&problem(&rejection)))),
-            };
-            let appended = append(
-                stream.clone(),
-                &mut slot,
-                &events,
-                &metadata,
-                Wake::Unchanged,
-            )?;
-            let reply = reply.unwrap_or_else(|| Reply {
+        decision,
+        move |outcome, world, now| match outcome {
+            Ok(()) => Reply {
                 status: StatusCode::OK,
-                body: slot_view(&slot_id, &slot, now),
-                with_cursor: decided && !events.is_empty(),
-            });
-            Ok(Decided {
-                batch: AppendBatch {
-                    streams: vec![appended],
-                    ..AppendBatch::default()
-                },
-                reply,
-            })
+                body: slot_view(&slot_id, world.slot(&slot_id), now),
+                with_cursor: true,
+            },
+            Err(rejection) => Reply::rejected(&problem(rejection)),
         },
     )
-    .await
+    .await?;
+    Ok(answer)
 }
 
 /// Schedules or updates a slot (operator). Idempotent by body; a key is accepted.
@@ -152,7 +111,7 @@ pub async fn put_slot(
         key: key.0,
         fingerprint,
     };
-    slot_command(&state, meta, slot_id, |slot| schedule_slot(slot, spec)).await
+    slot_command(&state, meta, slot_id, SlotChange::Schedule(spec)).await
 }
 
 async fn block_or_unblock(
@@ -172,14 +131,12 @@ async fn block_or_unblock(
         fingerprint: request_fingerprint(&req, Some(&body.value))?,
     };
     let reason = body.parsed.reason;
-    slot_command(&state, meta, slot_id, |slot| {
-        if block {
-            block_slot(slot, reason)
-        } else {
-            unblock_slot(slot, reason)
-        }
-    })
-    .await
+    let change = if block {
+        SlotChange::Block(reason)
+    } else {
+        SlotChange::Unblock(reason)
+    };
+    slot_command(&state, meta, slot_id, change).await
 }
 
 /// Blocks a slot (operator).

@@ -1,6 +1,8 @@
 //! Public availability reads, served from the `slot_availability` read model: one slot, or
-//! an activity's slots in a time window. `min_cursor` waits (bounded) for the read model
-//! to reach a command's cursor; every answer carries `as_of`.
+//! an activity's slots in a time window. A slot's counters come with its lapsed holds (an
+//! index read of the generation's entries), which count as free from the moment they
+//! lapse. `min_cursor` waits (bounded) for the read model to reach a command's cursor;
+//! every answer carries `as_of`.
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, FixedOffset};
@@ -58,11 +60,26 @@ pub async fn slot(
         .await
         .map_err(projection_error)?
         .ok_or_else(not_found)?;
-    let slot = decode(row)?;
+    let mut slot = decode(row)?;
     if slot.spec.is_none() {
         return Err(not_found());
     }
-    let mut view = slot_view(&slot_id, &slot, state.clock.now());
+    let now = state.clock.now();
+    let stream = slot_id.stream_id();
+    let lapsed = read
+        .engine
+        .lapsed_entries(
+            ReadModel::SlotAvailability,
+            read.generation,
+            &[stream.as_str()],
+            now,
+        )
+        .await
+        .map_err(projection_error)?;
+    lapsed
+        .iter()
+        .for_each(|e| slot.know(e.booking(), e.seats_entry()));
+    let mut view = slot_view(&slot_id, &slot, now);
     read.stamp(&mut view);
     Ok(HttpResponse::Ok().json(view))
 }
@@ -119,9 +136,19 @@ pub async fn activity(
         ));
     }
     let now = state.clock.now();
+    let streams: Vec<&str> = rows.iter().map(|(stream, _)| stream.as_str()).collect();
+    let lapsed = read
+        .engine
+        .lapsed_entries(ReadModel::SlotAvailability, read.generation, &streams, now)
+        .await
+        .map_err(projection_error)?;
     let mut list = Vec::with_capacity(rows.len());
-    for (stream, row) in rows {
-        let slot = decode(row)?;
+    for (stream, row) in &rows {
+        let mut slot = decode(row.clone())?;
+        lapsed
+            .iter()
+            .filter(|e| e.stream_id == *stream)
+            .for_each(|e| slot.know(e.booking(), e.seats_entry()));
         let id =
             SlotId::parse(stream.trim_start_matches("slot-")).map_err(|_| ApiError::internal())?;
         // API.md: "list of the same" — slot views, each with the read model's as_of.

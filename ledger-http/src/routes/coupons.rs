@@ -42,12 +42,23 @@ pub async fn list(
         .await
         .map_err(projection_error)?;
     let now = state.clock.now();
+    // Lapsed claims no longer count: the listing learns them from the entries.
+    let streams: Vec<&str> = rows.iter().map(|(stream, _)| stream.as_str()).collect();
+    let lapsed = read
+        .engine
+        .lapsed_entries(ReadModel::Coupons, read.generation, &streams, now)
+        .await
+        .map_err(projection_error)?;
     let mut coupons = Vec::new();
-    for (_, row) in rows {
-        let coupon: CouponState = serde_json::from_value(row).map_err(|e| {
+    for (stream, row) in &rows {
+        let mut coupon: CouponState = serde_json::from_value(row.clone()).map_err(|e| {
             tracing::error!(error = %e, "unreadable coupon in the read model");
             ApiError::internal()
         })?;
+        lapsed
+            .iter()
+            .filter(|e| e.stream_id == *stream)
+            .for_each(|e| coupon.know(e.booking(), e.claim()));
         let listed = coupon.list_state(now);
         if listed.is_some() && (query.state.is_none() || listed == query.state) {
             coupons.push(coupon_view(&coupon, now));

@@ -1,14 +1,14 @@
-//! Recording a verified delivery: one transaction appends `ProviderEventReceived` (the raw
-//! payload, for audit) to `provider-<name>` together with every transition the delivery
-//! causes, deduplicated by the provider's event id through the database's unique
-//! constraint. The answer (`applied`, `duplicate`, `ignored`) is sent only after commit.
+//! Recording a verified delivery: one command appends `ProviderEventReceived` (the raw
+//! payload, for audit) to the provider's log shard (`provider-<name>-<n>`, by a hash of
+//! the event id) together with every transition the delivery causes, deduplicated by the
+//! provider's event id. No lock is shared by all deliveries of a provider: a delivery locks
+//! its shard and the streams its decision touches. The answer (`applied`, `duplicate`,
+//! `ignored`) is sent only after commit.
 
 use actix_web::HttpResponse;
-use ledger_core::provider_log::{
-    IngestOutcome, ProviderEventReceived, PROVIDER_EVENT_RECEIVED, PROVIDER_EVENT_SCHEMA_VERSION,
-};
-use ledger_core::{Category, EventId, StreamId};
-use ledger_store::{AppendBatch, DedupKey, LockedStreams, NewEvent, StoreError, StreamAppend};
+use ledger_core::domain::{Ingested as Changes, Receive};
+use ledger_core::provider_log::{log_stream, IngestOutcome, ProviderEventReceived};
+use ledger_store::{Command, CommandKey, DedupKey, Executed, StoreError};
 use serde_json::{json, Value};
 
 use crate::error::ApiError;
@@ -44,86 +44,64 @@ impl Ingested {
     }
 }
 
-/// What a delivery changes: appends to the locked streams, and whether it applied.
-pub struct Transitions {
-    pub appends: Vec<StreamAppend>,
-    pub outcome: IngestOutcome,
-}
-
-impl Transitions {
-    pub fn ignored() -> Transitions {
-        Transitions {
-            appends: Vec::new(),
-            outcome: IngestOutcome::Ignored,
-        }
-    }
-}
-
 /// Longest provider event id kept as a dedup key (ids are far shorter; the bound keeps a
 /// hostile-but-signed id from bloating the index).
 pub const MAX_EVENT_ID_LEN: usize = 255;
 
-/// Records `delivery` and the transitions `decide` makes on `streams` (locked together with
-/// the provider's log stream), exactly once per event id.
-pub async fn ingest(
+/// Records `delivery` on its provider's log, with what `change` decides, exactly once per
+/// event id: the command cycle's key lookup answers a redelivery `duplicate`, and the
+/// unique index on the key stays the judge when two deliveries race.
+pub async fn ingest<D>(
     state: &AppState,
     delivery: Delivery,
-    streams: &[StreamId],
-    decide: impl AsyncFnOnce(&LockedStreams) -> Result<Transitions, ApiError>,
-) -> Result<Ingested, ApiError> {
+    change: Option<D>,
+) -> Result<Ingested, ApiError>
+where
+    D: Changes + Send + 'static,
+    D::Output: Send,
+{
     let dedup = DedupKey::new(delivery.provider, delivery.event_id.as_str())
         .filter(|_| delivery.event_id.len() <= MAX_EVENT_ID_LEN)
         .ok_or_else(|| {
             ApiError::bad_request("invalid_payload", "the event id is empty or too long")
         })?;
-    if state.store.dedup_exists(&dedup).await? {
-        return Ok(Ingested::Duplicate);
-    }
     let log =
-        StreamId::new(Category::Provider, delivery.provider).map_err(|_| ApiError::internal())?;
-    let mut all = vec![log.clone()];
-    all.extend(streams.iter().cloned());
-    let locked = state.store.lock(&all).await?;
-    let transitions = match decide(&locked).await {
-        Ok(t) => t,
-        Err(e) => {
-            let _ = locked.rollback().await;
-            return Err(e);
-        }
-    };
+        log_stream(delivery.provider, &delivery.event_id).map_err(|_| ApiError::internal())?;
+    let metadata = json!({"source": delivery.source, "provider": delivery.provider,
+                          "provider_event_id": delivery.event_id});
     let record = ProviderEventReceived {
         provider: delivery.provider.to_owned(),
         event_id: delivery.event_id,
         event_type: delivery.event_type,
         source: delivery.source.to_owned(),
-        outcome: transitions.outcome,
+        outcome: IngestOutcome::Ignored, // the decision sets it
         booking_id: delivery.booking_id,
         payload: delivery.payload,
     };
-    let received = NewEvent {
-        event_id: EventId::from_uuid(uuid::Uuid::now_v7()).map_err(|_| ApiError::internal())?,
-        event_type: PROVIDER_EVENT_RECEIVED.to_owned(),
-        schema_version: PROVIDER_EVENT_SCHEMA_VERSION,
-        payload: record.to_payload(),
-        metadata: json!({"source": record.source, "provider": record.provider}),
+    let command = Command {
+        decision: Receive {
+            log,
+            record,
+            change,
+        },
+        key: Some(CommandKey {
+            dedup,
+            fingerprint: None,
+        }),
+        metadata,
+        render: None,
     };
-    // The log append comes first: the batch's dedup key goes on its first event.
-    let mut appends = vec![StreamAppend::new(log, vec![received])];
-    // Appends that change nothing are skipped by the store's commit plan.
-    appends.extend(transitions.appends);
-    let batch = AppendBatch {
-        streams: appends,
-        dedup: Some(dedup),
-        outcome: None,
-    };
-    let committed = locked.commit(batch).await;
-    if committed.is_ok() {
-        state.commits.notify_one();
-    }
-    match committed {
-        Ok(_) if transitions.outcome == IngestOutcome::Applied => Ok(Ingested::Applied),
-        Ok(_) => Ok(Ingested::Ignored),
-        Err(StoreError::Duplicate { .. }) => Ok(Ingested::Duplicate),
+    match state.store.execute(command).await {
+        Ok(Executed::Decided { output, .. }) => {
+            state.commits.notify_one();
+            Ok(match output {
+                IngestOutcome::Applied => Ingested::Applied,
+                IngestOutcome::Ignored => Ingested::Ignored,
+            })
+        }
+        Ok(Executed::Duplicate | Executed::KeyUsedWithoutOutcome | Executed::Replayed(_)) => {
+            Ok(Ingested::Duplicate)
+        }
         Err(StoreError::InvalidEvent(reason)) => {
             tracing::warn!(reason, "verified delivery refused by the ledger");
             Err(ApiError::bad_request(

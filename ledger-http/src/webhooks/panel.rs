@@ -6,19 +6,12 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, FixedOffset};
-use ledger_core::domain::{
-    block_slot, parse_time_zone, schedule_slot, unblock_slot, Cutoff, Rejection, SlotEvent,
-    SlotSpec, SlotState,
-};
-use ledger_core::provider_log::IngestOutcome;
+use ledger_core::domain::{parse_time_zone, ChangeSlot, Cutoff, Rejection, SlotChange, SlotSpec};
 use ledger_core::{ActivityId, Money, SlotId};
-use ledger_store::Wake;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::ingest::{header, ingest, parse_json, verify_standard_request, Delivery, Transitions};
-use crate::commands::aggregate::{append, load_locked};
-use crate::commands::slots::decide_on_slot;
+use super::ingest::{header, ingest, parse_json, verify_standard_request, Delivery};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
@@ -62,32 +55,17 @@ const KNOWN_TYPES: [&str; 5] = [
 ];
 
 impl PanelChange {
-    fn slot_id(&self) -> &SlotId {
-        match self {
-            PanelChange::Scheduled { slot_id, .. }
-            | PanelChange::CapacityChanged { slot_id, .. }
-            | PanelChange::RateChanged { slot_id, .. }
-            | PanelChange::Blocked { slot_id, .. }
-            | PanelChange::Unblocked { slot_id, .. } => slot_id,
-        }
-    }
-
-    /// The slot events this change decides on `slot`.
-    fn decide(
-        self,
-        slot: &SlotState,
-        default_zone: chrono_tz::Tz,
-    ) -> Result<Vec<SlotEvent>, Rejection> {
-        let current = || slot.spec.clone().ok_or(Rejection::SlotNotFound);
-        match self {
+    /// The slot and the change to it; a time zone that does not parse is `Err`.
+    fn into_change(self, default_zone: chrono_tz::Tz) -> Result<(SlotId, SlotChange), Rejection> {
+        Ok(match self {
             PanelChange::Scheduled {
+                slot_id,
                 activity_id,
                 starts_at,
                 capacity,
                 price,
                 time_zone,
                 cutoff,
-                ..
             } => {
                 let time_zone = match time_zone {
                     Some(name) => parse_time_zone(&name)?,
@@ -101,25 +79,15 @@ impl PanelChange {
                     time_zone,
                     cutoff,
                 };
-                schedule_slot(slot, spec)
+                (slot_id, SlotChange::Schedule(spec))
             }
-            PanelChange::CapacityChanged { capacity, .. } => schedule_slot(
-                slot,
-                SlotSpec {
-                    capacity,
-                    ..current()?
-                },
-            ),
-            PanelChange::RateChanged { price, .. } => schedule_slot(
-                slot,
-                SlotSpec {
-                    price,
-                    ..current()?
-                },
-            ),
-            PanelChange::Blocked { reason, .. } => block_slot(slot, reason),
-            PanelChange::Unblocked { reason, .. } => unblock_slot(slot, reason),
-        }
+            PanelChange::CapacityChanged { slot_id, capacity } => {
+                (slot_id, SlotChange::Capacity(capacity))
+            }
+            PanelChange::RateChanged { slot_id, price } => (slot_id, SlotChange::Rate(price)),
+            PanelChange::Blocked { slot_id, reason } => (slot_id, SlotChange::Block(reason)),
+            PanelChange::Unblocked { slot_id, reason } => (slot_id, SlotChange::Unblock(reason)),
+        })
     }
 }
 
@@ -153,29 +121,23 @@ pub async fn receive(
         booking_id: None,
     };
     if !KNOWN_TYPES.contains(&kind.as_str()) {
-        return Ok(
-            ingest(&state, delivery, &[], async |_| Ok(Transitions::ignored()))
-                .await?
-                .response(),
-        );
+        return Ok(ingest::<ChangeSlot>(&state, delivery, None)
+            .await?
+            .response());
     }
     let change: PanelChange = serde_json::from_value(payload)
         .map_err(|e| ApiError::bad_request("invalid_payload", format!("{kind}: {e}")))?;
-    let slot_id = change.slot_id().clone();
-    let stream = slot_id.stream_id();
-    let metadata = json!({"source": "panel", "webhook_id": delivery.event_id});
-    let zone = state.default_time_zone;
-    let ingested = ingest(&state, delivery, std::slice::from_ref(&stream), async |locked| {
-        let now = state.clock.now();
-        let mut slot: SlotState = load_locked(&state.store, locked, &stream).await?;
-        let (events, rejection) = decide_on_slot(&slot, now, |s| change.decide(s, zone));
-        if let Some(r) = &rejection {
-            tracing::info!(code = r.code(), slot = %slot_id, "panel change not applicable; recorded as ignored");
+    // A change the slot cannot take (an unknown zone, a change of a slot never scheduled)
+    // is recorded and ignored.
+    let change = match change.into_change(state.default_time_zone) {
+        Ok((slot_id, change)) => Some(ChangeSlot { slot_id, change }),
+        Err(r) => {
+            tracing::info!(
+                code = r.code(),
+                "panel change not applicable; recorded as ignored"
+            );
+            None
         }
-        let outcome = if rejection.is_none() { IngestOutcome::Applied } else { IngestOutcome::Ignored };
-        let appended = append(stream.clone(), &mut slot, &events, &metadata, Wake::Unchanged)?;
-        Ok(Transitions { appends: vec![appended], outcome })
-    })
-    .await?;
-    Ok(ingested.response())
+    };
+    Ok(ingest(&state, delivery, change).await?.response())
 }

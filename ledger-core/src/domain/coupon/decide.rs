@@ -39,8 +39,7 @@ pub fn claim_coupon(
         return Err(Rejection::CouponExpired);
     }
     if state
-        .claims
-        .get(&booking_id)
+        .claim_of(&booking_id)
         .is_some_and(|claim| claim.is_live(now))
     {
         return Ok(Vec::new());
@@ -65,7 +64,7 @@ pub fn claim_coupon(
 /// Makes a booking's claim permanent (the booking was paid); nothing without a claim or
 /// when it is already confirmed.
 pub fn confirm_claim(state: &CouponState, booking_id: BookingId) -> Vec<CouponEvent> {
-    match state.claims.get(&booking_id) {
+    match state.claim_of(&booking_id) {
         Some(claim) if claim.expires_at.is_some() => {
             vec![CouponEvent::CouponClaimConfirmed { booking_id }]
         }
@@ -79,7 +78,7 @@ pub fn release_claim(
     booking_id: BookingId,
     reason: ReleaseReason,
 ) -> Vec<CouponEvent> {
-    if state.claims.contains_key(&booking_id) {
+    if state.claim_of(&booking_id).is_some() {
         vec![CouponEvent::CouponClaimReleased { booking_id, reason }]
     } else {
         Vec::new()

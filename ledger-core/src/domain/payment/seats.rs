@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::booking::{BookingItem, PlacedBooking};
 use crate::domain::coupon::{confirm_claim, release_claim, CouponEvent, CouponState};
 use crate::domain::slot::{
-    release_expired_holds, release_hold, ReleaseReason, SlotEvent, SlotState,
+    release_expired_holds, release_hold, BookingSeats, ReleaseReason, SlotEvent, SlotState,
 };
 use crate::ids::{BookingId, SlotId};
 
@@ -52,14 +52,12 @@ fn take_one(
     slot: &SlotState,
     now: DateTime<Utc>,
 ) -> Option<Vec<SlotEvent>> {
-    if let Some(hold) = slot.holds.get(&booking_id) {
-        return Some(vec![SlotEvent::SeatsConfirmed {
-            booking_id,
-            seats: hold.seats,
-        }]);
-    }
-    if slot.confirmed.contains_key(&booking_id) {
-        return Some(Vec::new());
+    match slot.seats_of(&booking_id) {
+        Some(BookingSeats::Held { seats, .. }) => {
+            return Some(vec![SlotEvent::SeatsConfirmed { booking_id, seats }]);
+        }
+        Some(BookingSeats::Confirmed { .. }) => return Some(Vec::new()),
+        None => {}
     }
     let spec = slot.spec.as_ref()?;
     // Releasing the lapsed holds leaves exactly the seats `available_at(now)` counts.
@@ -118,7 +116,7 @@ pub(super) fn confirm_coupon(
     let Some(state) = its_coupon(placed, coupon) else {
         return Vec::new();
     };
-    if state.claims.contains_key(&booking_id) {
+    if state.claim_of(&booking_id).is_some() {
         return confirm_claim(state, booking_id);
     }
     vec![

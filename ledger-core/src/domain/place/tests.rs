@@ -135,15 +135,16 @@ fn a_two_slot_booking_with_the_second_slot_full_holds_nothing() {
 fn expired_holds_are_released_whatever_the_outcome() {
     let lapsed = with_hold(scheduled(glaciar(3)), 1, 2, now());
     let lapsed = with_hold(lapsed, 2, 1, now() - Duration::hours(1));
+    // Oldest first: the order the `slot_holds` index hands them out.
     let released = vec![
-        SlotEvent::HoldReleased {
-            booking_id: booking_id(1),
-            seats: 2,
-            reason: ReleaseReason::Expired,
-        },
         SlotEvent::HoldReleased {
             booking_id: booking_id(2),
             seats: 1,
+            reason: ReleaseReason::Expired,
+        },
+        SlotEvent::HoldReleased {
+            booking_id: booking_id(1),
+            seats: 2,
             reason: ReleaseReason::Expired,
         },
     ];
@@ -284,17 +285,16 @@ fn coupon_refusals_hold_nothing() {
             ..coupon(1).spec.expect("spec")
         },
     }]);
-    let taken = coupon(1);
-    let taken = CouponState {
-        claims: BTreeMap::from([(
-            booking_id(1),
-            crate::domain::coupon::Claim {
-                customer: "auth0|bea".into(),
-                expires_at: None,
-            },
-        )]),
-        ..taken
-    };
+    let mut taken = coupon(1);
+    // Another booking's claim, confirmed: the only claim of a coupon of one.
+    taken.apply(&CouponEvent::CouponClaimed {
+        booking_id: booking_id(1),
+        customer: "auth0|bea".into(),
+        hold_expires_at: now(),
+    });
+    taken.apply(&CouponEvent::CouponClaimConfirmed {
+        booking_id: booking_id(1),
+    });
     let cases = [
         (None, Rejection::CouponNotFound),
         (Some(CouponState::default()), Rejection::CouponNotFound),

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_REASON_CHARS};
+use super::{BookingSeats, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_REASON_CHARS};
 use crate::domain::rejection::Rejection;
 use crate::ids::BookingId;
 
@@ -81,22 +81,22 @@ fn check_block_change(state: &SlotState, reason: &str) -> Result<(), Rejection> 
     Ok(())
 }
 
-/// Write-on-read expiry: `HoldReleased { reason: Expired }` for every hold whose
-/// `expires_at <= now`, in booking id order.
+/// Write-on-read expiry: `HoldReleased { reason: Expired }` for the known holds whose
+/// `expires_at <= now`, oldest first, at most [`super::MAX_LAPSED_RELEASES`] (the store loads
+/// the lapsed holds of every slot it locks, oldest first, up to the same bound).
 pub fn release_expired_holds(state: &SlotState, now: DateTime<Utc>) -> Vec<SlotEvent> {
     state
-        .holds
-        .iter()
-        .filter(|(_, hold)| hold.expires_at <= now)
-        .map(|(booking_id, hold)| SlotEvent::HoldReleased {
-            booking_id: *booking_id,
-            seats: hold.seats,
+        .lapsed(now)
+        .into_iter()
+        .map(|(booking_id, seats)| SlotEvent::HoldReleased {
+            booking_id,
+            seats,
             reason: ReleaseReason::Expired,
         })
         .collect()
 }
 
-/// Releases one booking's seats on the slot: its hold (`HoldReleased`) and its confirmed
+/// Releases one booking's seats on the slot: its hold (`HoldReleased`) or its confirmed
 /// seats (`SeatsReleased`, e.g. an operator cancelling a paid booking); nothing when the
 /// booking has no seats here.
 pub fn release_hold(
@@ -104,31 +104,18 @@ pub fn release_hold(
     booking_id: BookingId,
     reason: ReleaseReason,
 ) -> Vec<SlotEvent> {
-    let held = state
-        .holds
-        .get(&booking_id)
-        .map(|hold| SlotEvent::HoldReleased {
+    let event = match state.seats_of(&booking_id) {
+        Some(BookingSeats::Held { seats, .. }) => SlotEvent::HoldReleased {
             booking_id,
-            seats: hold.seats,
+            seats,
             reason,
-        });
-    held.into_iter()
-        .chain(release_confirmed(state, booking_id, reason))
-        .collect()
-}
-
-/// `SeatsReleased` for one booking's confirmed seats; nothing when it has none here.
-fn release_confirmed(
-    state: &SlotState,
-    booking_id: BookingId,
-    reason: ReleaseReason,
-) -> Option<SlotEvent> {
-    state
-        .confirmed
-        .get(&booking_id)
-        .map(|seats| SlotEvent::SeatsReleased {
+        },
+        Some(BookingSeats::Confirmed { seats }) => SlotEvent::SeatsReleased {
             booking_id,
-            seats: *seats,
+            seats,
             reason,
-        })
+        },
+        None => return Vec::new(),
+    };
+    vec![event]
 }

@@ -58,7 +58,7 @@ fn a_lapsed_hold_not_yet_released_is_confirmed() {
 fn a_released_hold_takes_free_seats_again_and_reclaims_the_coupon() {
     let mut fixture = Fixture::placed(&[("glaciar-0900", 2, 3)], true);
     swept(&mut fixture);
-    assert!(fixture.coupon.as_ref().expect("coupon").claims.is_empty());
+    assert!(fixture.coupon.as_ref().expect("coupon").known().is_empty());
     // Someone else's lapsed hold of one seat is released on the way.
     let other = with_hold(fixture.slot("glaciar-0900").clone(), 7, 1, after_the_hold());
     fixture.slots.insert(slot_id("glaciar-0900"), other);

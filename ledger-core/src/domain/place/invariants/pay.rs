@@ -11,6 +11,7 @@ use super::*;
 use crate::domain::payment::{
     apply_payment, PaymentOutcome, PaymentReport, PaymentSource, Provider, ReportedStatus,
 };
+use crate::domain::slot::BookingSeats;
 
 impl World {
     pub(super) fn pay(
@@ -64,14 +65,17 @@ impl World {
             let paid = stream.state.status == BookingStatus::Paid;
             for (slot_id, slot) in &self.slots {
                 let item = placed.items.iter().find(|item| item.slot_id == *slot_id);
-                let confirmed = slot.state.confirmed.get(id);
+                let confirmed = match slot.state.seats_of(id) {
+                    Some(BookingSeats::Confirmed { seats }) => Some(seats),
+                    _ => None,
+                };
                 match item {
-                    Some(item) if paid => assert_eq!(confirmed, Some(&item.seats), "{slot_id}"),
+                    Some(item) if paid => assert_eq!(confirmed, Some(item.seats), "{slot_id}"),
                     _ => assert_eq!(confirmed, None, "{slot_id}: {:?}", stream.state.status),
                 }
             }
             if paid && placed.coupon_code.is_some() {
-                let claim = self.coupon.state.claims.get(id);
+                let claim = self.coupon.state.claim_of(id);
                 assert_eq!(claim.map(|c| c.expires_at), Some(None), "{id}");
             }
         }

@@ -1,0 +1,336 @@
+//! The first round trip of a batch: BEGIN, the row locks of every stream the batch's
+//! commands touch (sorted), then — each statement after the lock, so it sees every commit
+//! made under those locks — the uses of the batch's keys, the lapsed holds of each slot and
+//! lapsed claims of each coupon (index range reads), and the index rows of the bookings
+//! and customers the commands name. All pipelined: one round trip.
+//!
+//! States come from their snapshots. A stream whose snapshot is missing, stale or of
+//! another layout (`Snapshot::SNAPSHOT_VERSION`) is folded from its events on the locked
+//! connection (more round trips, once: its snapshot and index rows are rewritten at
+//! commit).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Object;
+use ledger_core::domain::{
+    BookingSeats, BookingState, Claim, CouponCode, CouponState, Needs, SlotState, Snapshot, World,
+    MAX_LAPSED_CLAIMS_LOADED, MAX_LAPSED_RELEASES,
+};
+use ledger_core::{BookingId, Category, Hash, SlotId, StreamId};
+use serde_json::Value;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Row, Statement};
+
+use crate::outcome::{decode_outcome, DedupKey, KeyUse};
+use crate::snapshot::{decode_snapshot, fold};
+use crate::{sql, StoreError};
+
+/// The statements of the first round trip.
+pub(super) struct LoadStatements {
+    lock: Statement,
+    keys: Statement,
+    lapsed_holds: Statement,
+    holds_of: Statement,
+    lapsed_claims: Statement,
+    claims_of: Statement,
+    read_stream: Statement,
+}
+
+impl LoadStatements {
+    pub(super) async fn prepare(conn: &Object) -> Result<LoadStatements, StoreError> {
+        let read_stream = sql::read_stream();
+        let (lock, keys, lapsed_holds, holds_of, lapsed_claims, claims_of, read_stream) = tokio::try_join!(
+            conn.prepare_cached(sql::LOCK_STREAMS),
+            conn.prepare_cached(sql::KEY_USES),
+            conn.prepare_cached(sql::LAPSED_HOLDS),
+            conn.prepare_cached(sql::HOLDS_OF),
+            conn.prepare_cached(sql::LAPSED_CLAIMS),
+            conn.prepare_cached(sql::CLAIMS_OF),
+            conn.prepare_cached(&read_stream),
+        )?;
+        Ok(LoadStatements {
+            lock,
+            keys,
+            lapsed_holds,
+            holds_of,
+            lapsed_claims,
+            claims_of,
+            read_stream,
+        })
+    }
+}
+
+/// A stream as locked: its head in the database.
+#[derive(Debug, Clone)]
+pub(super) struct Row0 {
+    pub version: i64,
+    pub last_hash: Hash,
+    pub wake_at: Option<DateTime<Utc>>,
+}
+
+/// What the first round trip (and any fold) found.
+pub(super) struct Loaded {
+    /// The states the batch decides on.
+    pub world: World,
+    /// Locked streams that exist, by id; a stream absent here is created at commit.
+    pub rows: BTreeMap<StreamId, Row0>,
+    /// The index entries as loaded, to write back only what the batch changes.
+    pub holds: BTreeMap<SlotId, BTreeMap<BookingId, BookingSeats>>,
+    pub claims: BTreeMap<CouponCode, BTreeMap<BookingId, Claim>>,
+    /// Streams folded from their events: snapshot and index rows rewritten at commit.
+    pub rebuilt: BTreeSet<StreamId>,
+    /// Per key asked (in order): what it was used for.
+    pub keys: Vec<KeyUse>,
+}
+
+/// Everything a batch needs, merged over its commands.
+#[derive(Default)]
+struct Union {
+    locked: BTreeSet<StreamId>,
+    slots: BTreeSet<SlotId>,
+    bookings: BTreeSet<BookingId>,
+    new_bookings: BTreeSet<BookingId>,
+    coupons: BTreeSet<CouponCode>,
+    seat_pairs: BTreeSet<(SlotId, BookingId)>,
+    claim_pairs: BTreeSet<(CouponCode, BookingId)>,
+    customer_pairs: BTreeSet<(CouponCode, String)>,
+}
+
+impl Union {
+    fn of<'a>(all: impl IntoIterator<Item = &'a Needs>) -> Union {
+        let mut u = Union::default();
+        for needs in all {
+            u.locked.extend(needs.locked_streams());
+            u.slots.extend(needs.slots.iter().cloned());
+            u.bookings.extend(needs.bookings.iter().copied());
+            u.new_bookings.extend(needs.new_booking);
+            u.coupons.extend(needs.coupons.iter().cloned());
+            for slot in &needs.slots {
+                let pairs = needs.bookings.iter().map(|b| (slot.clone(), *b));
+                u.seat_pairs.extend(pairs);
+            }
+            for coupon in &needs.coupons {
+                let pairs = needs.bookings.iter().map(|b| (coupon.clone(), *b));
+                u.claim_pairs.extend(pairs);
+                let customer = needs.customer.iter().map(|c| (coupon.clone(), c.clone()));
+                u.customer_pairs.extend(customer);
+            }
+        }
+        u
+    }
+}
+
+/// BEGIN, locks and reads: the first round trip of a batch (plus folds where needed).
+pub(super) async fn load(
+    conn: &Object,
+    st: &LoadStatements,
+    needs: &[&Needs],
+    keys: &[&DedupKey],
+    now: DateTime<Utc>,
+) -> Result<Loaded, StoreError> {
+    let u = Union::of(needs.iter().copied());
+    let locked: Vec<&str> = u.locked.iter().map(StreamId::as_str).collect();
+    let key_scopes: Vec<&str> = keys.iter().map(|k| k.scope()).collect();
+    let key_names: Vec<&str> = keys.iter().map(|k| k.key()).collect();
+    let slot_ids: Vec<&str> = u.slots.iter().map(SlotId::as_str).collect();
+    let seat_slots: Vec<&str> = u.seat_pairs.iter().map(|(s, _)| s.as_str()).collect();
+    let seat_bookings: Vec<uuid::Uuid> = u.seat_pairs.iter().map(|(_, b)| b.as_uuid()).collect();
+    let codes: Vec<&str> = u.coupons.iter().map(CouponCode::as_str).collect();
+    let claim_codes: Vec<&str> = u.claim_pairs.iter().map(|(c, _)| c.as_str()).collect();
+    let claim_bookings: Vec<uuid::Uuid> = u.claim_pairs.iter().map(|(_, b)| b.as_uuid()).collect();
+    let customer_codes: Vec<&str> = u.customer_pairs.iter().map(|(c, _)| c.as_str()).collect();
+    let customers: Vec<&str> = u.customer_pairs.iter().map(|(_, c)| c.as_str()).collect();
+    let held_limit = i64::try_from(MAX_LAPSED_RELEASES).unwrap_or(i64::MAX);
+    let claim_limit = i64::try_from(MAX_LAPSED_CLAIMS_LOADED).unwrap_or(i64::MAX);
+
+    let lock_params: [&(dyn ToSql + Sync); 1] = [&locked];
+    let lapsed_holds_params: [&(dyn ToSql + Sync); 3] = [&slot_ids, &now, &held_limit];
+    let lapsed_claims_params: [&(dyn ToSql + Sync); 3] = [&codes, &now, &claim_limit];
+    let claims_params: [&(dyn ToSql + Sync); 4] =
+        [&claim_codes, &claim_bookings, &customer_codes, &customers];
+    let key_params: [&(dyn ToSql + Sync); 2] = [&key_scopes, &key_names];
+    let holds_params: [&(dyn ToSql + Sync); 2] = [&seat_slots, &seat_bookings];
+    // Pipelined in this order (`biased`): BEGIN, the lock, then every read.
+    let (begun, heads, key_uses, lapsed_holds, holds_of, lapsed_claims, claims_of) = tokio::join!(biased;
+        conn.batch_execute("BEGIN"),
+        query_if(conn, !locked.is_empty(), &st.lock, &lock_params),
+        query_if(conn, !keys.is_empty(), &st.keys, &key_params),
+        query_if(conn, !slot_ids.is_empty(), &st.lapsed_holds, &lapsed_holds_params),
+        query_if(conn, !seat_slots.is_empty(), &st.holds_of, &holds_params),
+        query_if(conn, !codes.is_empty(), &st.lapsed_claims, &lapsed_claims_params),
+        query_if(
+            conn,
+            !claim_codes.is_empty() || !customer_codes.is_empty(),
+            &st.claims_of,
+            &claims_params
+        ),
+    );
+    begun?;
+    let mut loaded = Loaded {
+        world: World::default(),
+        rows: BTreeMap::new(),
+        holds: BTreeMap::new(),
+        claims: BTreeMap::new(),
+        rebuilt: BTreeSet::new(),
+        keys: decode_keys(&key_uses?, keys.len())?,
+    };
+    let mut snapshots = BTreeMap::new();
+    for row in &heads? {
+        let (stream, head, snapshot) = decode_locked(row)?;
+        snapshots.insert(stream.clone(), snapshot);
+        loaded.rows.insert(stream, head);
+    }
+    for slot in &u.slots {
+        let stream = slot.stream_id();
+        let state: SlotState = loaded.state(conn, st, &stream, &mut snapshots).await?;
+        loaded.world.slots.insert(slot.clone(), state);
+    }
+    for booking in &u.bookings {
+        let stream = booking.stream_id();
+        let state: BookingState = loaded.state(conn, st, &stream, &mut snapshots).await?;
+        loaded.world.bookings.insert(*booking, state);
+    }
+    for booking in &u.new_bookings {
+        loaded.world.bookings.entry(*booking).or_default();
+    }
+    for coupon in &u.coupons {
+        let stream = coupon.stream_id();
+        let state: CouponState = loaded.state(conn, st, &stream, &mut snapshots).await?;
+        loaded.world.coupons.insert(coupon.clone(), state);
+    }
+    for row in lapsed_holds?.iter().chain(&holds_of?) {
+        loaded.know_hold(row)?;
+    }
+    for row in lapsed_claims?.iter().chain(&claims_of?) {
+        loaded.know_claim(row)?;
+    }
+    for (slot, state) in &loaded.world.slots {
+        loaded.holds.insert(slot.clone(), state.known().clone());
+    }
+    for (code, state) in &loaded.world.coupons {
+        loaded.claims.insert(code.clone(), state.known().clone());
+    }
+    Ok(loaded)
+}
+
+/// Runs `statement` when `run`, else answers no rows without sending anything.
+async fn query_if(
+    conn: &Object,
+    run: bool,
+    statement: &Statement,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<Row>, tokio_postgres::Error> {
+    if run {
+        conn.query(statement, params).await
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+fn decode_keys(rows: &[Row], asked: usize) -> Result<Vec<KeyUse>, StoreError> {
+    let mut uses = vec![KeyUse::Unused; asked];
+    for row in rows {
+        let i: i64 = row.try_get("i")?;
+        let slot = usize::try_from(i - 1)
+            .ok()
+            .and_then(|i| uses.get_mut(i))
+            .ok_or_else(|| StoreError::Corrupt("key lookup out of range".into()))?;
+        let status: Option<i16> = row.try_get("status")?;
+        let in_events: bool = row.try_get("in_events")?;
+        *slot = match (status, in_events) {
+            (Some(_), _) => KeyUse::Stored(decode_outcome(row)?),
+            (None, true) => KeyUse::UsedWithoutOutcome,
+            (None, false) => KeyUse::Unused,
+        };
+    }
+    Ok(uses)
+}
+
+fn decode_locked(row: &Row) -> Result<(StreamId, Row0, Option<Value>), StoreError> {
+    let head = crate::append::decode_head(row)?;
+    let usable = head.snapshot_version == Some(head.version);
+    Ok((
+        head.stream_id,
+        Row0 {
+            version: head.version,
+            last_hash: head.last_hash,
+            wake_at: head.wake_at,
+        },
+        head.snapshot.filter(|_| usable),
+    ))
+}
+
+impl Loaded {
+    /// A locked stream's state: its snapshot, else the fold of its events (marked rebuilt),
+    /// else (no row, or no events) the empty state.
+    async fn state<S: Snapshot>(
+        &mut self,
+        conn: &Object,
+        st: &LoadStatements,
+        stream: &StreamId,
+        snapshots: &mut BTreeMap<StreamId, Option<Value>>,
+    ) -> Result<S, StoreError> {
+        let Some(row) = self.rows.get(stream) else {
+            return Ok(S::default());
+        };
+        if row.version == 0 {
+            return Ok(S::default());
+        }
+        if let Some(state) = decode_snapshot(snapshots.remove(stream).flatten()) {
+            return Ok(state);
+        }
+        let state = fold(conn, &st.read_stream, stream, row.version).await?;
+        self.rebuilt.insert(stream.clone());
+        Ok(state)
+    }
+
+    fn know_hold(&mut self, row: &Row) -> Result<(), StoreError> {
+        let slot: &str = row.try_get("slot_id")?;
+        let slot = SlotId::parse(slot).map_err(|e| corrupt("slot_holds", e))?;
+        if self.rebuilt.contains(&slot.stream_id()) {
+            return Ok(()); // folded: it knows every entry already
+        }
+        let booking = BookingId::from_uuid(row.try_get("booking_id")?);
+        let seats: i32 = row.try_get("seats")?;
+        let seats = u32::try_from(seats).map_err(|e| corrupt("slot_holds seats", e))?;
+        let expires_at: Option<DateTime<Utc>> = row.try_get("expires_at")?;
+        let entry = match expires_at {
+            Some(expires_at) => BookingSeats::Held { seats, expires_at },
+            None => BookingSeats::Confirmed { seats },
+        };
+        if let Some(state) = self.world.slots.get_mut(&slot) {
+            state.know(booking, entry);
+        }
+        Ok(())
+    }
+
+    fn know_claim(&mut self, row: &Row) -> Result<(), StoreError> {
+        let code: &str = row.try_get("code")?;
+        let code = CouponCode::parse(code).map_err(|e| corrupt("coupon_claims", e))?;
+        if self.rebuilt.contains(&code.stream_id()) {
+            return Ok(());
+        }
+        let booking = BookingId::from_uuid(row.try_get("booking_id")?);
+        let claim = Claim {
+            customer: row.try_get("customer")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        if let Some(state) = self.world.coupons.get_mut(&code) {
+            state.know(booking, claim);
+        }
+        Ok(())
+    }
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+/// The category names that carry a decision state.
+pub(super) fn has_state(category: Category) -> bool {
+    matches!(
+        category,
+        Category::Slot | Category::Booking | Category::Coupon
+    )
+}

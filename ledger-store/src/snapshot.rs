@@ -1,0 +1,99 @@
+//! Decision states as their stream rows store them, and states read outside the command
+//! cycle. A snapshot is `{"v": <layout>, "state": …}` (`Snapshot::SNAPSHOT_VERSION`); one
+//! of another layout, or none, is never read: the state is folded from the stream's events.
+
+use deadpool_postgres::Object;
+use ledger_core::domain::{DomainEvent, Snapshot};
+use ledger_core::StreamId;
+use serde_json::{json, Value};
+use tokio_postgres::Statement;
+
+use crate::{sql, Store, StoreError};
+
+/// A state as a snapshot stores it.
+pub(crate) fn encode_snapshot<S: Snapshot>(state: &S) -> Result<Value, StoreError> {
+    let state = serde_json::to_value(state)
+        .map_err(|e| StoreError::InvalidEvent(format!("snapshot: {e}")))?;
+    Ok(json!({"v": S::SNAPSHOT_VERSION, "state": state}))
+}
+
+/// A stored snapshot of this layout, read; `None` for any other (or none).
+pub(crate) fn decode_snapshot<S: Snapshot>(snapshot: Option<Value>) -> Option<S> {
+    let Value::Object(mut wrapper) = snapshot? else {
+        return None;
+    };
+    let layout = wrapper.get("v").and_then(Value::as_i64)?;
+    if layout != i64::from(S::SNAPSHOT_VERSION) {
+        return None;
+    }
+    serde_json::from_value(wrapper.remove("state")?).ok()
+}
+
+/// Events read per page when a stream is folded.
+const FOLD_PAGE: i64 = 1000;
+
+/// Folds a stream's events 1..=`version` from scratch (every per-booking entry known);
+/// `read_stream` is `sql::read_stream()` prepared on `conn`.
+pub(crate) async fn fold<S: Snapshot>(
+    conn: &Object,
+    read_stream: &Statement,
+    stream: &StreamId,
+    version: i64,
+) -> Result<S, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt(format!("{stream}: {what}"));
+    let mut state = S::default();
+    let mut next = 1;
+    while next <= version {
+        let rows = conn
+            .query(read_stream, &[&stream.as_str(), &next, &FOLD_PAGE])
+            .await?;
+        if rows.is_empty() {
+            return Err(corrupt("shorter than its head".into()));
+        }
+        for row in &rows {
+            let v: i64 = row.try_get("stream_version")?;
+            if v > version {
+                break;
+            }
+            let event_type: &str = row.try_get("event_type")?;
+            let schema: i32 = row.try_get("schema_version")?;
+            let payload: Value = row.try_get("payload")?;
+            let event = S::Event::decode(event_type, schema, &payload)
+                .map_err(|e| corrupt(format!("v{v}: {e}")))?;
+            state.evolve(&event);
+            next = v + 1;
+        }
+    }
+    Ok(state)
+}
+
+impl Store {
+    /// A stream's decision state as committed now, without a lock (for reads and for
+    /// learning which streams a command must lock): its snapshot, else the fold of its
+    /// events. `None` when the stream has no event. Per-booking entries are known only
+    /// when it was folded.
+    pub async fn state<S: Snapshot>(
+        &self,
+        stream: &StreamId,
+    ) -> Result<Option<(i64, S)>, StoreError> {
+        let client = self.client().await?;
+        let read_stream = sql::read_stream();
+        let (head, read_stream) = tokio::try_join!(
+            client.prepare_cached(sql::SELECT_HEAD),
+            client.prepare_cached(&read_stream),
+        )?;
+        let Some(row) = client.query_opt(&head, &[&stream.as_str()]).await? else {
+            return Ok(None);
+        };
+        let head = crate::append::decode_head(&row)?;
+        if head.version == 0 {
+            return Ok(None);
+        }
+        let usable = head.snapshot_version == Some(head.version);
+        if let Some(state) = decode_snapshot(head.snapshot.filter(|_| usable)) {
+            return Ok(Some((head.version, state)));
+        }
+        let state = fold(&client, &read_stream, stream, head.version).await?;
+        Ok(Some((head.version, state)))
+    }
+}
