@@ -36,10 +36,10 @@ pub use commit::Committed;
 pub use cursor::{Cursor, CursorError};
 pub use cycle::{Command, CommandKey, Executed, Render, Reply};
 pub use error::StoreError;
-pub use migrate::{connect_one, latest_version, migrate};
+pub use migrate::{connect_one, latest_version, migrate, migrate_to};
 pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
 pub use read::{FeedEvent, FeedPage, FoldEvent, FoldPage, FoldRows, MAX_PAGE_EVENTS};
-pub use store::{with_session_limits, Store, StoreSettings};
+pub use store::{with_session_limits, Store, StoreCounters, StoreSettings};
 
 /// Re-exported so callers can build connection settings without naming the driver crate.
 pub use tokio_postgres::Config as PgConfig;

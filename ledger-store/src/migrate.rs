@@ -37,11 +37,32 @@ pub fn latest_version() -> i64 {
 
 /// Applies every pending migration. Returns the versions applied now.
 pub async fn migrate(pg: &tokio_postgres::Config) -> Result<Vec<i64>, StoreError> {
+    migrate_up_to(pg, None).await
+}
+
+/// Applies the pending migrations up to `version` only: a database as an older build
+/// left it (upgrade tests).
+pub async fn migrate_to(pg: &tokio_postgres::Config, version: u32) -> Result<Vec<i64>, StoreError> {
+    migrate_up_to(pg, Some(version)).await
+}
+
+async fn migrate_up_to(
+    pg: &tokio_postgres::Config,
+    version: Option<u32>,
+) -> Result<Vec<i64>, StoreError> {
     let mut client = connect_one(pg).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
+    let target = match version {
+        None => refinery::Target::Latest,
+        Some(v) => refinery::Target::Version(
+            v.try_into()
+                .map_err(|_| StoreError::InvalidEvent(format!("migration version {v}")))?,
+        ),
+    };
     let report = embedded::migrations::runner()
+        .set_target(target)
         .run_async(&mut client)
         .await
         .map_err(|e| StoreError::Database(format!("migration failed: {e}")));

@@ -1,5 +1,6 @@
 //! The `Store` handle: a connection pool with the ledger's session limits, and a clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +46,24 @@ pub struct Store {
     pool: Pool,
     clock: Arc<dyn Clock>,
     writers: Arc<Writers>,
+    counters: Arc<Counters>,
+}
+
+/// What the command cycle has read, since the store was opened: how much of the
+/// per-booking detail each decision needed, and how often a stream had to be folded.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) folds: AtomicU64,
+    pub(crate) index_rows: AtomicU64,
+}
+
+/// A reading of [`Store::counters`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StoreCounters {
+    /// Streams folded from their events under a lock (a missing or old snapshot).
+    pub folds: u64,
+    /// Rows read from `slot_holds` and `coupon_claims` under a lock.
+    pub index_rows: u64,
 }
 
 impl std::fmt::Debug for Store {
@@ -98,23 +117,37 @@ impl Store {
             .build()
             .map_err(|e| StoreError::Unavailable(format!("connection pool: {e}")))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let counters = Arc::new(Counters::default());
         Ok(Store {
-            writers: Arc::new(Writers::new(pool.clone(), clock.clone())),
+            writers: Arc::new(Writers::new(pool.clone(), clock.clone(), counters.clone())),
             pool,
             clock,
+            counters,
         })
     }
 
     /// Replaces the clock that stamps `recorded_at` and times every decision (tests move
     /// time without sleeping). Call it before the store is used: the writers are new.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
-        self.writers = Arc::new(Writers::new(self.pool.clone(), clock.clone()));
+        self.writers = Arc::new(Writers::new(
+            self.pool.clone(),
+            clock.clone(),
+            self.counters.clone(),
+        ));
         self.clock = clock;
         self
     }
 
     pub(crate) fn writers(&self) -> &Writers {
         &self.writers
+    }
+
+    /// What the command cycle has read so far (see [`StoreCounters`]).
+    pub fn counters(&self) -> StoreCounters {
+        StoreCounters {
+            folds: self.counters.folds.load(Ordering::Relaxed),
+            index_rows: self.counters.index_rows.load(Ordering::Relaxed),
+        }
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

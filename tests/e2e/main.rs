@@ -23,6 +23,7 @@ mod webhook_support;
 mod webhooks_others;
 mod webhooks_signatures;
 mod webhooks_stripe;
+mod write_path;
 
 use chrono::Utc;
 use ledger_core::{chain_hash, truncate_to_micros, ChainedFields, EventId, Hash, StreamId};

@@ -15,13 +15,16 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Object, Pool};
+use std::sync::atomic::Ordering;
+
+use deadpool_postgres::Object;
 use ledger_core::domain::{
     changed_entries, wake_at, BookingSeats, Claim, CouponCode, CouponState, Fact, SlotState, World,
 };
-use ledger_core::{truncate_to_micros, BookingId, Clock, EventId, Hash, SlotId, StreamId};
+use ledger_core::{truncate_to_micros, BookingId, EventId, Hash, SlotId, StreamId};
 
 use super::load::{has_state, load, LoadStatements, Loaded};
+use super::writer::Shared;
 use super::{CommandKey, Finished, Job, Reply};
 use crate::append::{NewEvent, Wake, MAX_EVENTS_PER_COMMIT};
 use crate::commit::{
@@ -40,7 +43,7 @@ use crate::StoreError;
 const MAX_BATCH_RETRIES: usize = 3;
 
 /// Runs a batch and answers every command in it.
-pub(super) async fn run(pool: &Pool, clock: &dyn Clock, jobs: Vec<Box<dyn Job>>) {
+pub(super) async fn run(shared: &Shared, jobs: Vec<Box<dyn Job>>) {
     let mut leaders: Vec<Box<dyn Job>> = Vec::with_capacity(jobs.len());
     let mut followers: Vec<(usize, Box<dyn Job>)> = Vec::new();
     for job in jobs {
@@ -56,7 +59,7 @@ pub(super) async fn run(pool: &Pool, clock: &dyn Clock, jobs: Vec<Box<dyn Job>>)
     }
     let mut attempts = 0;
     let results = loop {
-        match attempt(pool, clock, &mut leaders).await {
+        match attempt(shared, &mut leaders).await {
             Ok(results) => break results,
             Err(Attempt::Raced(constraint)) if attempts < MAX_BATCH_RETRIES => {
                 attempts += 1;
@@ -160,23 +163,30 @@ impl Drop for Tx {
 /// One try: load, decide every leader, commit. Per leader: its answer, or the error that
 /// failed it alone.
 async fn attempt(
-    pool: &Pool,
-    clock: &dyn Clock,
+    shared: &Shared,
     leaders: &mut [Box<dyn Job>],
 ) -> Result<Vec<Result<Finished, StoreError>>, Attempt> {
-    let conn = pool.get().await.map_err(StoreError::from)?;
+    let conn = shared.pool.get().await.map_err(StoreError::from)?;
     let (load_st, commit_st) = tokio::try_join!(
         LoadStatements::prepare(&conn),
         CommitStatements::prepare(&conn)
     )?;
     let tx = Tx(Some(conn));
-    let now = clock.now();
+    let now = shared.clock.now();
     let needs: Vec<_> = leaders.iter().map(|j| j.needs()).collect();
     let keys: Vec<_> = leaders
         .iter()
         .filter_map(|j| j.key().map(|k| &k.dedup))
         .collect();
     let loaded = load(tx.conn(), &load_st, &needs, &keys, now).await?;
+    let counted = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let counters = &shared.counters;
+    counters
+        .folds
+        .fetch_add(counted(loaded.rebuilt.len()), Ordering::Relaxed);
+    counters
+        .index_rows
+        .fetch_add(counted(loaded.index_rows), Ordering::Relaxed);
     let mut staging = Staging::new(&loaded, truncate_to_micros(now));
     let mut world = loaded.world.clone();
     let mut key_uses = loaded.keys.iter();

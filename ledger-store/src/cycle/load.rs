@@ -82,6 +82,8 @@ pub(super) struct Loaded {
     pub rebuilt: BTreeSet<StreamId>,
     /// Per key asked (in order): what it was used for.
     pub keys: Vec<KeyUse>,
+    /// Rows read from the decision indexes.
+    pub index_rows: usize,
 }
 
 /// Everything a batch needs, merged over its commands.
@@ -174,6 +176,7 @@ pub(super) async fn load(
         claims: BTreeMap::new(),
         rebuilt: BTreeSet::new(),
         keys: decode_keys(&key_uses?, keys.len())?,
+        index_rows: 0,
     };
     let mut snapshots = BTreeMap::new();
     for row in &heads? {
@@ -199,10 +202,13 @@ pub(super) async fn load(
         let state: CouponState = loaded.state(conn, st, &stream, &mut snapshots).await?;
         loaded.world.coupons.insert(coupon.clone(), state);
     }
-    for row in lapsed_holds?.iter().chain(&holds_of?) {
+    let (lapsed_holds, holds_of) = (lapsed_holds?, holds_of?);
+    let (lapsed_claims, claims_of) = (lapsed_claims?, claims_of?);
+    loaded.index_rows = lapsed_holds.len() + holds_of.len() + lapsed_claims.len() + claims_of.len();
+    for row in lapsed_holds.iter().chain(&holds_of) {
         loaded.know_hold(row)?;
     }
-    for row in lapsed_claims?.iter().chain(&claims_of?) {
+    for row in lapsed_claims.iter().chain(&claims_of) {
         loaded.know_claim(row)?;
     }
     for (slot, state) in &loaded.world.slots {

@@ -18,6 +18,7 @@ use ledger_core::Clock;
 use tokio::sync::mpsc;
 
 use super::{batch, Job};
+use crate::store::Counters;
 
 /// Writers per process: 8. A writer holds one connection while its batch runs, so this
 /// bounds the pool share of writes (the pool has 16) and the transactions a process has
@@ -41,14 +42,16 @@ type Queue = mpsc::UnboundedSender<Box<dyn Job>>;
 pub(crate) struct Writers {
     pool: Pool,
     clock: Arc<dyn Clock>,
+    counters: Arc<Counters>,
     queues: Vec<Mutex<Option<Queue>>>,
 }
 
 impl Writers {
-    pub(crate) fn new(pool: Pool, clock: Arc<dyn Clock>) -> Writers {
+    pub(crate) fn new(pool: Pool, clock: Arc<dyn Clock>, counters: Arc<Counters>) -> Writers {
         Writers {
             pool,
             clock,
+            counters,
             queues: (0..WRITER_SHARDS).map(|_| Mutex::new(None)).collect(),
         }
     }
@@ -68,7 +71,12 @@ impl Writers {
             None => job,
         };
         let (send, receive) = mpsc::unbounded_channel();
-        tokio::spawn(run(receive, self.pool.clone(), self.clock.clone()));
+        let shared = Shared {
+            pool: self.pool.clone(),
+            clock: self.clock.clone(),
+            counters: self.counters.clone(),
+        };
+        tokio::spawn(run(receive, shared));
         // The receiver was just created and lives in the task: this cannot fail.
         let _ = send.send(job);
         *queue = Some(send);
@@ -94,7 +102,14 @@ fn shard_of(needs: &Needs) -> usize {
 
 /// A writer: takes the first queued command (waiting for one), then every command already
 /// queued up to the batch bounds, runs them as one batch, and again.
-async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, pool: Pool, clock: Arc<dyn Clock>) {
+/// What a writer's batches use.
+pub(super) struct Shared {
+    pub(super) pool: Pool,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) counters: Arc<Counters>,
+}
+
+async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, shared: Shared) {
     let mut carried: Option<Box<dyn Job>> = None;
     loop {
         let first = match carried.take() {
@@ -116,6 +131,6 @@ async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, pool: Pool, clock
             streams += more;
             jobs.push(job);
         }
-        batch::run(&pool, clock.as_ref(), jobs).await;
+        batch::run(&shared, jobs).await;
     }
 }
