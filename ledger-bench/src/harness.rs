@@ -65,11 +65,61 @@ impl Bench {
                 c.simple_query(q).await?;
             }
         }
-        Ok(Bench {
+        let mut bench = Bench {
             cluster: Some(cluster),
             options,
             keys,
-        })
+        };
+        // Diagnosis: per-statement time (pg_stat_statements, planning included), printed
+        // after each load by `print_statements`. Costs a little; never for figures.
+        if statements_wanted() {
+            let c = ledger_store::connect_one(&bench.pg_config(DB)).await?;
+            c.simple_query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+                .await?;
+            drop(c);
+            bench.stop_database().await?;
+            bench.start_database().await?;
+            let c = ledger_store::connect_one(&bench.pg_config(DB)).await?;
+            for q in [
+                "ALTER SYSTEM SET pg_stat_statements.track_planning = on",
+                "SELECT pg_reload_conf()",
+                "CREATE EXTENSION IF NOT EXISTS pg_stat_statements",
+            ] {
+                c.simple_query(q).await?;
+            }
+        }
+        Ok(bench)
+    }
+
+    /// With `LEDGER_BENCH_STATEMENTS=1`: the statements that took the most time since the
+    /// start (execution and planning), to stderr, then resets the counts.
+    pub async fn print_statements(&self, label: &str) -> anyhow::Result<()> {
+        if !statements_wanted() {
+            return Ok(());
+        }
+        let c = ledger_store::connect_one(&self.pg_config(DB)).await?;
+        let rows = c
+            .query(
+                "SELECT calls, total_exec_time, total_plan_time, rows, \
+                        regexp_replace(query, '\\s+', ' ', 'g') \
+                 FROM pg_stat_statements ORDER BY total_exec_time + total_plan_time DESC LIMIT 30",
+                &[],
+            )
+            .await?;
+        eprintln!("\n### statements: {label}\n| calls | exec ms | plan ms | rows | query |\n|---|---|---|---|---|");
+        for r in rows {
+            let query: String = r.get(4);
+            let query: String = query.chars().take(150).collect();
+            eprintln!(
+                "| {} | {:.0} | {:.0} | {} | {query} |",
+                r.get::<_, i64>(0),
+                r.get::<_, f64>(1),
+                r.get::<_, f64>(2),
+                r.get::<_, i64>(3)
+            );
+        }
+        c.simple_query("SELECT pg_stat_statements_reset()").await?;
+        Ok(())
     }
 
     /// The folder holding the cluster, keys and service logs.
@@ -212,6 +262,10 @@ impl Drop for Bench {
             let _ = std::fs::remove_dir_all(&self.options.dir);
         }
     }
+}
+
+fn statements_wanted() -> bool {
+    std::env::var_os("LEDGER_BENCH_STATEMENTS").is_some()
 }
 
 async fn start_cluster(options: ClusterOptions) -> anyhow::Result<EmbeddedCluster> {

@@ -172,6 +172,7 @@ async fn finish_booking_load(
 ) -> anyhow::Result<BookingLoad> {
     let cpu_ms = per_request(CpuUse::read(bench, &service).since(before), measured.sent);
     let peak = service.peak_rss_kib();
+    bench.print_statements(name).await?;
     service.stop().await?;
     let unexpected = measured.unexpected(&["201"]);
     ensure!(
@@ -378,6 +379,7 @@ pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
         "webhooks: {paid} bookings paid for {sent_distinct} distinct events"
     );
     checks::verify(&store).await?;
+    bench.print_statements("webhooks").await?;
     let p99 = measured.ms(0.99);
     Ok(Report {
         name: "webhooks",

@@ -20,8 +20,10 @@ use crate::startup::AppState;
 
 /// Name of the feeder's checkpoint.
 pub const CONSUMER: &str = "outbox-panel";
-/// Events read per feeder pass.
-const FEED_BATCH: i64 = 500;
+/// Events read per feeder pass: 5 000. A pass reads which events passed (no payloads) and
+/// acts on a few types; one page of this size is ~1 MB and one transaction. The feeder
+/// reads pages until it is caught up, so it keeps up with the ledger whatever its rate.
+const FEED_BATCH: i64 = 5000;
 
 #[derive(Debug, Clone)]
 pub struct OutboxSettings {
@@ -73,17 +75,29 @@ fn item(
     })
 }
 
-/// One feeder pass: enqueues what the feed holds after the checkpoint. Returns rows enqueued.
-pub async fn feed_once(state: &AppState) -> Result<usize, ApiError> {
+/// Feeds until caught up: one pass per page, until a pass finds less than a page.
+pub async fn feed(state: &AppState) -> Result<usize, ApiError> {
+    let mut enqueued = 0;
+    loop {
+        let (read, items) = feed_once(state).await?;
+        enqueued += items;
+        if read < FEED_BATCH as usize {
+            return Ok(enqueued);
+        }
+    }
+}
+
+/// One feeder pass: enqueues what one page of the feed after the checkpoint holds.
+/// Returns the events read and the rows enqueued.
+pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
     let store = &state.store;
     let after = store.checkpoint(CONSUMER).await?;
-    let page = store.read_all(after, FEED_BATCH).await?;
-    if page.events.is_empty() {
-        return Ok(0);
+    let page = store.read_all_marks(after, FEED_BATCH).await?;
+    if page.marks.is_empty() {
+        return Ok((0, 0));
     }
     let mut items: Vec<OutboxItem> = Vec::new();
-    for fe in &page.events {
-        let e = &fe.event;
+    for e in &page.marks {
         let kind = match (e.stream_id.category(), e.event_type.as_str()) {
             (Category::Booking, "BookingPaid") => "booking.confirmed",
             (Category::Booking, "BookingCancelled") => "booking.cancelled",
@@ -112,7 +126,7 @@ pub async fn feed_once(state: &AppState) -> Result<usize, ApiError> {
     store
         .enqueue_outbox(CONSUMER, page.next, &items, state.clock.now())
         .await?;
-    Ok(items.len())
+    Ok((page.marks.len(), items.len()))
 }
 
 /// Delay before the next attempt after `attempts` failures: doubling, capped, ±50 %.
@@ -202,7 +216,7 @@ pub async fn deliver_once(
 pub async fn run(state: AppState, settings: OutboxSettings) {
     loop {
         tokio::time::sleep(settings.interval).await;
-        if let Err(e) = feed_once(&state).await {
+        if let Err(e) = feed(&state).await {
             tracing::warn!(error = %e, "outbox feeder pass failed");
         }
         if let Err(e) = deliver_once(&state, &settings).await {

@@ -30,7 +30,9 @@ impl Cursor {
         Cursor { tx_id, position }
     }
 
-    pub(crate) fn tx_id(&self) -> u64 {
+    /// The id of the transaction that wrote the event: the feed shows the event once every
+    /// transaction older than this one has ended.
+    pub fn tx_id(&self) -> u64 {
         self.tx_id
     }
 

@@ -38,7 +38,9 @@ pub use cycle::{Command, CommandKey, Executed, Render, Reply};
 pub use error::StoreError;
 pub use migrate::{connect_one, latest_version, migrate, migrate_to};
 pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
-pub use read::{FeedEvent, FeedPage, FoldEvent, FoldPage, FoldRows, MAX_PAGE_EVENTS};
+pub use read::{
+    FeedEvent, FeedMark, FeedPage, FoldEvent, FoldPage, FoldRows, MarkPage, MAX_PAGE_EVENTS,
+};
 pub use store::{with_session_limits, Store, StoreCounters, StoreSettings};
 
 /// Re-exported so callers can build connection settings without naming the driver crate.

@@ -23,6 +23,23 @@ pub struct FeedEvent {
     pub dedup: Option<DedupKey>,
 }
 
+/// An event of the feed without its payload: which event, of which type, on which stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedMark {
+    pub cursor: Cursor,
+    pub stream_id: StreamId,
+    pub event_type: String,
+    pub event_id: EventId,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// A page of [`FeedMark`]s; `next` as in [`FeedPage`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarkPage {
+    pub marks: Vec<FeedMark>,
+    pub next: Cursor,
+}
+
 /// One page of the global feed. `next` is the cursor to pass for the following page (the
 /// same as `after` when nothing new was visible).
 #[derive(Debug, Clone, PartialEq)]
@@ -230,6 +247,28 @@ impl Store {
             rows: FoldRows { rows },
             next,
         })
+    }
+
+    /// [`Store::read_all`] without payloads or metadata: which events passed, for
+    /// consumers that act on a few types (the outbox).
+    pub async fn read_all_marks(&self, after: Cursor, limit: i64) -> Result<MarkPage, StoreError> {
+        let rows = self.feed_rows(&sql::read_all_marks(), after, limit).await?;
+        let mut marks = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let stream_id: &str = row.try_get("stream_id")?;
+            let tx: &str = row.try_get("tx_text")?;
+            let position: i64 = row.try_get("global_position")?;
+            marks.push(FeedMark {
+                cursor: Cursor::from_row(tx, position).ok_or_else(|| corrupt("tx_id", tx))?,
+                stream_id: StreamId::parse(stream_id).map_err(|e| corrupt("stream id", e))?,
+                event_type: row.try_get("event_type")?,
+                event_id: EventId::from_uuid(row.try_get("event_id")?)
+                    .map_err(|e| corrupt("event id", e))?,
+                recorded_at: row.try_get("recorded_at")?,
+            });
+        }
+        let next = marks.last().map_or(after, |m| m.cursor);
+        Ok(MarkPage { marks, next })
     }
 
     /// Events of one stream with `stream_version >= from_version`, in version order.

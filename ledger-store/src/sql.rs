@@ -1,5 +1,15 @@
 //! Every SQL statement of the event store, in one place. All run as prepared statements.
 
+/// How a command cycle's transaction starts. Its statements are prepared once per
+/// connection and planned generically: replanning them per batch (PostgreSQL keeps custom
+/// plans for array parameters) cost more than executing them. The generic plans are made
+/// with sequential scans off, so a plan made while a table is small still uses its index
+/// once the table has grown (a scan would grow with the ledger, under the lock).
+pub const BEGIN_COMMAND: &str = "\
+BEGIN;
+SET LOCAL plan_cache_mode TO force_generic_plan;
+SET LOCAL enable_seqscan TO off";
+
 /// Creates missing stream rows inside the command's transaction, between the lock of the
 /// existing rows and the lock of all of them (`Store::lock`).
 pub const ENSURE_STREAMS: &str = "\
@@ -189,6 +199,15 @@ pub fn read_stream_folds() -> String {
 /// [`read_all`] with [`FOLD_COLUMNS`].
 pub fn read_all_folds() -> String {
     feed_after(FOLD_COLUMNS)
+}
+
+/// The columns a consumer that only looks at which events passed reads (the outbox).
+const MARK_COLUMNS: &str =
+    "stream_id, event_type, event_id, recorded_at, global_position, tx_id::text AS tx_text";
+
+/// [`read_all`] with [`MARK_COLUMNS`]: no payload or metadata.
+pub fn read_all_marks() -> String {
+    feed_after(MARK_COLUMNS)
 }
 
 /// Streams of a category whose `wake_at` has come, oldest first.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
 use ledger_core::domain::{BookingState, CouponState, SlotState};
 use ledger_store::{Cursor, FoldEvent, FoldPage, FoldRows, Store, StoreError};
 use serde_json::Value;
@@ -247,6 +248,26 @@ impl Engine {
         if page.rows.is_empty() {
             return Ok(0);
         }
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql::PROJECTION_TRANSACTION).await?;
+        self.apply_in(&tx, model, generation, expected, page)
+            .await?;
+        tx.commit().await?;
+        Ok(page.rows.len())
+    }
+
+    /// Applies `page` to one generation inside `tx`: locks its row, checks its checkpoint
+    /// is `expected` (else `Raced`, nothing written), folds, writes the rows the page
+    /// changed and moves the checkpoint to the page's end.
+    async fn apply_in(
+        &self,
+        tx: &Transaction<'_>,
+        model: ReadModel,
+        generation: i32,
+        expected: Cursor,
+        page: &FoldPage,
+    ) -> Result<(), ProjectionError> {
         let mine: Vec<FoldEvent<'_>> = page
             .rows
             .events()?
@@ -254,19 +275,8 @@ impl Engine {
             .filter(|e| e.category == model.category())
             .collect();
         let table = model.table(generation);
-        let mut client = self.store.client().await?;
-        let tx = client.transaction().await?;
-        // A read model is a cache of the ledger, and its rows and checkpoint commit together:
-        // a crash that loses this commit loses both, and the page is applied again. So the
-        // commit need not wait for its WAL flush (which would double the fsyncs under load).
-        let name = model.name();
-        let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &generation];
-        let (relaxed, locked) = tokio::join!(
-            tx.batch_execute("SET LOCAL synchronous_commit TO off"),
-            tx.query_one(sql::LOCK_GENERATION, &lock_params),
-        );
-        relaxed?;
-        let locked = locked?;
+        let lock = tx.prepare_cached(sql::LOCK_GENERATION).await?;
+        let locked = tx.query_one(&lock, &[&model.name(), &generation]).await?;
         let checkpoint: &str = locked.try_get(0)?;
         if checkpoint != expected.to_string() {
             return Err(ProjectionError::Raced);
@@ -276,9 +286,8 @@ impl Engine {
             let mut ids: Vec<&str> = mine.iter().map(|e| e.stream_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            // Not a cached statement: a generic plan made while the table was small would
-            // keep scanning the whole table as it grows; planned per call, it looks up ids.
-            let stored = tx.query(&sql::select_states(&table), &[&ids]).await?;
+            let select = tx.prepare_cached(&sql::select_states(&table)).await?;
+            let stored = tx.query(&select, &[&ids]).await?;
             let mut rows: HashMap<String, Row> = HashMap::with_capacity(ids.len());
             for r in &stored {
                 rows.insert(
@@ -295,13 +304,13 @@ impl Engine {
             let ordered = self.in_version_order(runs, &mut filled).await?;
             match model {
                 ReadModel::SlotAvailability => {
-                    fold::<SlotState>(&tx, model, &table, &ordered, &mut rows).await?
+                    fold::<SlotState>(tx, model, &table, &ordered, &mut rows).await?
                 }
                 ReadModel::BookingStatus => {
-                    fold::<BookingState>(&tx, model, &table, &ordered, &mut rows).await?
+                    fold::<BookingState>(tx, model, &table, &ordered, &mut rows).await?
                 }
                 ReadModel::Coupons => {
-                    fold::<CouponState>(&tx, model, &table, &ordered, &mut rows).await?
+                    fold::<CouponState>(tx, model, &table, &ordered, &mut rows).await?
                 }
             }
             // Only the rows this page changed: a stream whose events in the page were all
@@ -323,13 +332,13 @@ impl Engine {
                 .await?;
         }
         let applied = i64::try_from(page.rows.len()).unwrap_or(i64::MAX);
+        let advance = tx.prepare_cached(sql::ADVANCE).await?;
         tx.execute(
-            sql::ADVANCE,
+            &advance,
             &[&model.name(), &generation, &page.next.to_string(), &applied],
         )
         .await?;
-        tx.commit().await?;
-        Ok(page.rows.len())
+        Ok(())
     }
 
     /// Steps until the generation has read everything visible now.
@@ -441,19 +450,51 @@ impl Engine {
         Ok(())
     }
 
-    /// One pass over every live and building generation.
+    /// One pass over every live and building generation: the generations at the same
+    /// checkpoint (all of them, normally) share one feed read and one transaction.
     pub async fn step_all(&self) -> Result<usize, ProjectionError> {
+        let mut by_checkpoint: BTreeMap<Cursor, Vec<GenerationInfo>> = BTreeMap::new();
+        for g in self.all_generations().await? {
+            by_checkpoint.entry(g.checkpoint).or_default().push(g);
+        }
         let mut total = 0;
-        for model in ReadModel::ALL {
-            for g in self.generations(model).await? {
-                match self.step(model, g.generation).await {
-                    Ok(n) => total += n,
-                    Err(ProjectionError::Raced) => {}
+        for (checkpoint, group) in by_checkpoint {
+            let page = self.store.read_all_folds(checkpoint, self.batch).await?;
+            if page.rows.is_empty() {
+                continue;
+            }
+            let mut client = self.store.client().await?;
+            let tx = client.transaction().await?;
+            tx.batch_execute(sql::PROJECTION_TRANSACTION).await?;
+            for g in &group {
+                match self
+                    .apply_in(&tx, g.model, g.generation, checkpoint, &page)
+                    .await
+                {
+                    // Another runner moved that one: it stays as the other left it.
+                    Ok(()) | Err(ProjectionError::Raced) => {}
                     Err(e) => return Err(e),
                 }
             }
+            tx.commit().await?;
+            total += page.rows.len();
         }
         Ok(total)
+    }
+
+    /// Every live and building generation of every read model, in one query.
+    async fn all_generations(&self) -> Result<Vec<GenerationInfo>, ProjectionError> {
+        let client = self.store.client().await?;
+        let active = client.prepare_cached(sql::ACTIVE_ALL).await?;
+        let mut out = Vec::new();
+        for r in client.query(&active, &[]).await? {
+            let name: &str = r.try_get("name")?;
+            // A read model this build does not know (retired from the code) is skipped.
+            if let Some(model) = ReadModel::parse(name) {
+                out.push(decode_row(model, &r)?);
+            }
+        }
+        Ok(out)
     }
 
     /// Every folded state of a generation, by stream id (for checks and diffs).

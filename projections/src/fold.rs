@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
+use deadpool_postgres::Transaction;
 use ledger_core::domain::{
     changed_entries, BookingSeats, BookingState, Claim, CouponState, DomainEvent, Evolve, SlotState,
 };
@@ -17,7 +18,6 @@ use ledger_store::FoldEvent;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use tokio_postgres::Transaction;
 
 use crate::engine::ProjectionError;
 use crate::models::ReadModel;
@@ -310,8 +310,8 @@ async fn write_entries(
     if !deletes.is_empty() {
         let streams: Vec<&str> = deletes.iter().map(|(s, _)| s.as_str()).collect();
         let bookings: Vec<uuid::Uuid> = deletes.iter().map(|(_, b)| *b).collect();
-        tx.execute(&sql::delete_entries(table), &[&streams, &bookings])
-            .await?;
+        let delete = tx.prepare_cached(&sql::delete_entries(table)).await?;
+        tx.execute(&delete, &[&streams, &bookings]).await?;
     }
     if !upserts.is_empty() {
         let streams: Vec<&str> = upserts.iter().map(|r| r.stream_id.as_str()).collect();
@@ -319,8 +319,9 @@ async fn write_entries(
         let seats: Vec<Option<i32>> = upserts.iter().map(|r| r.seats).collect();
         let customers: Vec<Option<&str>> = upserts.iter().map(|r| r.customer.as_deref()).collect();
         let expiries: Vec<Option<DateTime<Utc>>> = upserts.iter().map(|r| r.expires_at).collect();
+        let upsert = tx.prepare_cached(&sql::upsert_entries(table)).await?;
         tx.execute(
-            &sql::upsert_entries(table),
+            &upsert,
             &[&streams, &bookings, &seats, &customers, &expiries],
         )
         .await?;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ledger_http::outbox::{deliver_once, feed_once, OutboxSettings};
+use ledger_http::outbox::{deliver_once, feed, OutboxSettings};
 use ledger_tests::app::{
     spawn_app, spawn_app_with, status_json, test_providers, TestApp, PANEL_OUTBOUND_SECRET,
     PIX_SECRET,
@@ -240,13 +240,63 @@ async fn feed_until(app: &TestApp, n: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut enqueued = 0;
     while enqueued < n && Instant::now() < deadline {
-        let now = feed_once(&app.state).await.unwrap();
+        let now = feed(&app.state).await.unwrap();
         if now == 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         enqueued += now;
     }
     enqueued
+}
+
+/// The feeder keeps up with the ledger: a confirmation behind more than two of its pages
+/// of other events is enqueued by one call, which leaves the checkpoint at the feed's end.
+#[tokio::test]
+async fn the_outbox_feeder_reads_until_it_is_caught_up() {
+    let db = fresh_db().await;
+    let app = spawn_app(db.store()).await;
+    let store = &app.state.store;
+    let filler = ledger_core::StreamId::parse("slot-filler").unwrap();
+    for _ in 0..45 {
+        let events = (0..250)
+            .map(|_| crate::event("Anything", json!({})))
+            .collect();
+        let batch = ledger_store::AppendBatch {
+            streams: vec![ledger_store::StreamAppend::new(filler.clone(), events)],
+            ..ledger_store::AppendBatch::default()
+        };
+        store.append(batch).await.unwrap();
+    }
+    let id = paid_booking(&app).await;
+    let newest = store.newest_cursor().await.unwrap().unwrap();
+    // Another test's open transaction may hold the gap-free feed back: wait until the
+    // newest event is in it, then feed once.
+    let client = db.client().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let horizon: i64 = client
+            .query_one(
+                "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::int8",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if u64::try_from(horizon).unwrap() > newest.tx_id() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the feed stayed held back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(feed(&app.state).await.unwrap(), 1, "booking {id} confirmed");
+    assert_eq!(
+        store
+            .checkpoint(ledger_http::outbox::CONSUMER)
+            .await
+            .unwrap(),
+        newest,
+        "11 000 events and more in one call: caught up"
+    );
 }
 
 #[tokio::test]
@@ -265,7 +315,7 @@ async fn the_outbox_delivers_each_confirmation_once_in_effect_despite_failures()
     };
     assert_eq!(feed_until(&app, 1).await, 1);
     assert_eq!(
-        feed_once(&app.state).await.unwrap(),
+        feed(&app.state).await.unwrap(),
         0,
         "the checkpoint moved: nothing enqueued twice"
     );

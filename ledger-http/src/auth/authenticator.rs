@@ -5,11 +5,13 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::Validation;
 
+use super::cache::TokenCache;
 use super::jwks::{self, KeyKind, KeySet};
 use super::token::{self, Rejection};
 use super::{AuthSetupError, Principal};
@@ -64,6 +66,10 @@ struct Inner {
     last_refetch: tokio::sync::Mutex<Option<Instant>>,
     rs256: Validation,
     es256: Validation,
+    /// Tokens verified already, until they expire.
+    verified: TokenCache,
+    /// Signatures checked so far (a cache miss each).
+    signature_checks: AtomicU64,
 }
 
 enum Source {
@@ -124,6 +130,8 @@ impl Authenticator {
                 source,
                 keys: RwLock::new(Arc::new(keys)),
                 last_refetch: tokio::sync::Mutex::new(None),
+                verified: TokenCache::default(),
+                signature_checks: AtomicU64::new(0),
             }),
         })
     }
@@ -139,6 +147,11 @@ impl Authenticator {
 
     async fn verify(&self, authorization: Option<&str>) -> Result<Principal, Rejection> {
         let token = token::bearer_token(authorization)?;
+        // Verification judges `exp` by the real clock; so does the cache.
+        let now = chrono::Utc::now().timestamp();
+        if let Some(principal) = self.inner.verified.get(token, now) {
+            return Ok(principal);
+        }
         let header = token::inspect_header(token)?;
         let keys = self.keys_knowing(&header.kid).await;
         let key = keys.get(&header.kid).ok_or(Rejection::UnknownKey)?;
@@ -150,7 +163,12 @@ impl Authenticator {
             KeyKind::Rsa => &self.inner.rs256,
             KeyKind::EcP256 => &self.inner.es256,
         };
-        token::verify(token, key, validation, &self.inner.issuer)
+        self.inner.signature_checks.fetch_add(1, Ordering::Relaxed);
+        let (principal, valid_until) = token::verify(token, key, validation, &self.inner.issuer)?;
+        self.inner
+            .verified
+            .put(token, principal.clone(), valid_until, now);
+        Ok(principal)
     }
 
     // A panic while swapping an `Arc` leaves a valid value behind: poison is harmless.
@@ -169,6 +187,8 @@ impl Authenticator {
             .keys
             .write()
             .unwrap_or_else(PoisonError::into_inner) = keys;
+        // A token verified with a key that is gone must not outlive it.
+        self.inner.verified.clear();
     }
 
     /// The key set, reloaded first if `kid` is unknown and the last reload is older than
@@ -203,6 +223,18 @@ impl Authenticator {
                 current
             }
         }
+    }
+
+    /// How many verified tokens are remembered.
+    #[cfg(test)]
+    pub(crate) fn cached_tokens(&self) -> usize {
+        self.inner.verified.len()
+    }
+
+    /// How many signatures were checked (cache misses).
+    #[cfg(test)]
+    pub(crate) fn signature_checks(&self) -> u64 {
+        self.inner.signature_checks.load(Ordering::Relaxed)
     }
 
     /// Lets the next unknown `kid` reload at once, as if `MIN_REFETCH_INTERVAL` had passed.

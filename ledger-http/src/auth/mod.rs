@@ -7,6 +7,7 @@
 //! Nothing here logs a token, a key, or a claim other than `sub`.
 
 mod authenticator;
+mod cache;
 pub mod dev;
 mod jwks;
 mod principal;
@@ -16,6 +17,7 @@ mod token;
 mod tests;
 
 pub use authenticator::{AuthSettings, Authenticator, JwksSource, MIN_REFETCH_INTERVAL};
+pub use cache::MAX_CACHED_TOKENS;
 pub use jwks::{JWKS_FETCH_TIMEOUT, MAX_JWKS_BYTES};
 pub use principal::{Principal, Role};
 pub use token::{CLOCK_LEEWAY_SECS, MAX_SUB_CHARS, MAX_TOKEN_LEN};

@@ -160,15 +160,17 @@ struct Claims {
     iss: Option<String>,
     sub: Option<String>,
     roles: Option<Vec<String>>,
+    exp: Option<serde_json::Number>,
 }
 
-/// Verifies signature and claims with `key` and builds the principal.
+/// Verifies signature and claims with `key` and builds the principal; also returns the
+/// last second (unix) the token is valid: its `exp` plus the leeway.
 pub(crate) fn verify(
     token: &str,
     key: &VerifyKey,
     validation: &Validation,
     issuer: &str,
-) -> Result<Principal, Rejection> {
+) -> Result<(Principal, i64), Rejection> {
     let claims = jsonwebtoken::decode::<Claims>(token, &key.key, validation)
         .map_err(|e| rejection_of(e.kind()))?
         .claims;
@@ -185,7 +187,13 @@ pub(crate) fn verify(
         .iter()
         .filter_map(|name| Role::parse(name))
         .collect();
-    Ok(Principal::new(sub, roles))
+    // jsonwebtoken has checked `exp` (required, a number, not past); its whole seconds.
+    let exp = claims
+        .exp
+        .and_then(|n| n.as_i64().or_else(|| n.as_f64().map(|f| f.floor() as i64)))
+        .ok_or(Rejection::MissingClaim("exp"))?;
+    let leeway = i64::try_from(CLOCK_LEEWAY_SECS).unwrap_or(0);
+    Ok((Principal::new(sub, roles), exp.saturating_add(leeway)))
 }
 
 /// 1..=MAX_SUB_CHARS characters, none of them a control character.

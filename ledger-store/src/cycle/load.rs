@@ -1,4 +1,4 @@
-//! The first round trip of a batch: BEGIN, the row locks of every stream the batch's
+//! The first round trip of a batch: BEGIN (generic plans, `sql::BEGIN_COMMAND`), the row locks of every stream the batch's
 //! commands touch (sorted), then — each statement after the lock, so it sees every commit
 //! made under those locks — the uses of the batch's keys, the lapsed holds of each slot and
 //! lapsed claims of each coupon (index range reads), and the index rows of the bookings
@@ -155,7 +155,7 @@ pub(super) async fn load(
     let holds_params: [&(dyn ToSql + Sync); 2] = [&seat_slots, &seat_bookings];
     // Pipelined in this order (`biased`): BEGIN, the lock, then every read.
     let (begun, heads, key_uses, lapsed_holds, holds_of, lapsed_claims, claims_of) = tokio::join!(biased;
-        conn.batch_execute("BEGIN"),
+        conn.batch_execute(sql::BEGIN_COMMAND),
         query_if(conn, !locked.is_empty(), &st.lock, &lock_params),
         query_if(conn, !keys.is_empty(), &st.keys, &key_params),
         query_if(conn, !slot_ids.is_empty(), &st.lapsed_holds, &lapsed_holds_params),

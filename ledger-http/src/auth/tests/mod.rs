@@ -2,6 +2,7 @@
 //! committed test-only RSA-2048 key (`testdata/`), tokens signed with jsonwebtoken, and a
 //! JWKS served by a tiny local HTTP server. This file holds the shared fixtures.
 
+mod cache;
 mod jwks;
 mod principal;
 mod refetch;
