@@ -5,6 +5,7 @@
 pub mod checks;
 pub mod faults;
 pub mod harness;
+pub mod lag;
 pub mod load;
 pub mod pgbench;
 pub mod rebuild;

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::checks;
 use crate::harness::{bench_durability, stripe_paid, Api, Bench, CpuUse, Service, ServiceOptions};
+use crate::lag::{Lag, LagSampler};
 use crate::load::{self, Measured};
 use crate::pgbench::{self, Baseline, BaselineRun};
 
@@ -36,6 +37,8 @@ pub struct Report {
     pub goal: (String, bool),
     /// What was checked after the run.
     pub checked: String,
+    /// How far the projections and the outbox feeder trailed during the load.
+    pub lag: Option<Lag>,
 }
 
 impl Report {
@@ -63,6 +66,9 @@ impl Report {
             "CPU per request: service {:.2} ms, PostgreSQL {:.2} ms",
             self.cpu_ms.0, self.cpu_ms.1
         );
+        if let Some(lag) = &self.lag {
+            println!("{}", lag.line());
+        }
         if let Some(b) = self.baseline {
             println!(
                 "baseline: {} = {:.0} TPS (PostgreSQL CPU {:.2} ms per transaction); service / baseline = {:.2}×",
@@ -79,6 +85,14 @@ impl Report {
         );
         println!("checked: {}", self.checked);
     }
+}
+
+/// The service's memory goal under every load (issue "Write path v2"): 100 MiB.
+const MAX_RSS_KIB: u64 = 100 * 1024;
+const RSS_GOAL: &str = "peak RSS ≤ 100 MiB";
+
+fn rss_within(peak_kib: Option<u64>) -> bool {
+    peak_kib.is_some_and(|k| k <= MAX_RSS_KIB)
 }
 
 fn operator(bench: &Bench) -> String {
@@ -110,6 +124,7 @@ pub async fn spread(shape: Shape, slots: usize) -> anyhow::Result<Report> {
     let tokens = customers(&bench, shape.clients);
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let cpu_before = CpuUse::read(&bench, &service);
+    let sampler = LagSampler::start(bench.store()?);
     let measured = {
         let (api, slot_ids, tokens) = (api.clone(), slot_ids.clone(), tokens.clone());
         load::closed_loop(
@@ -124,6 +139,7 @@ pub async fn spread(shape: Shape, slots: usize) -> anyhow::Result<Report> {
         )
         .await
     };
+    let lag = sampler.finish().await?;
     let BookingLoad {
         cpu_ms,
         peak,
@@ -139,10 +155,14 @@ pub async fn spread(shape: Shape, slots: usize) -> anyhow::Result<Report> {
     let ratio = measured.throughput() / baseline.tps;
     Ok(Report {
         name: "spread",
+        lag: Some(lag),
         peak_rss_kib: peak,
         baseline: Some(baseline),
         cpu_ms,
-        goal: ("≥ 1.0× the baseline's TPS".into(), ratio >= 1.0),
+        goal: (
+            format!("≥ 1.0× the baseline's TPS; {RSS_GOAL}"),
+            ratio >= 1.0 && rss_within(peak),
+        ),
         checked: format!(
             "every answer 201; {seats} bookings = {seats} seats held across {slots} slots, none over capacity; verify clean"
         ),
@@ -229,6 +249,7 @@ pub async fn hot(shape: Shape) -> anyhow::Result<Report> {
     let next = Arc::new(AtomicU64::new(0));
     let run_id = uuid::Uuid::now_v7().simple().to_string();
     let cpu_before = CpuUse::read(&bench, &service);
+    let sampler = LagSampler::start(bench.store()?);
     let measured = {
         let (api, slot_ids, tokens, next) =
             (api.clone(), slot_ids.clone(), tokens.clone(), next.clone());
@@ -254,6 +275,7 @@ pub async fn hot(shape: Shape) -> anyhow::Result<Report> {
         )
         .await
     };
+    let lag = sampler.finish().await?;
     let BookingLoad {
         cpu_ms,
         peak,
@@ -263,11 +285,15 @@ pub async fn hot(shape: Shape) -> anyhow::Result<Report> {
     let ratio = measured.throughput() / baseline.tps;
     Ok(Report {
         name: "hot",
+        lag: Some(lag),
         peak_rss_kib: peak,
         baseline: Some(baseline),
         cpu_ms,
         // finish_booking_load failed the run on any oversold seat.
-        goal: ("≥ 0.8× the baseline; oversold = 0".into(), ratio >= 0.8),
+        goal: (
+            format!("≥ 1.0× the baseline; oversold = 0; {RSS_GOAL}"),
+            ratio >= 1.0 && rss_within(peak),
+        ),
         checked: format!(
             "every answer 201; oversold = 0; {seats} bookings = {seats} seats held on {} slot(s) of {HOT_CAPACITY}; verify clean",
             seats.div_ceil(u64::from(HOT_CAPACITY))
@@ -299,6 +325,7 @@ pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
     );
     let (_, amount) = bookings[0];
     let cpu_before = CpuUse::read(&bench, &service);
+    let sampler = LagSampler::start(bench.store()?);
     // Deliveries the service shed (503, as it does when its pool or lock wait runs out):
     // redelivered after the load, as a provider would, so the counts can still be checked.
     let shed = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -331,6 +358,7 @@ pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
         })
         .await
     };
+    let lag = sampler.finish().await?;
     let cpu = CpuUse::read(&bench, &service).since(cpu_before);
     let cpu_ms = per_request(cpu, measured.sent);
     let peak = service.peak_rss_kib();
@@ -383,12 +411,13 @@ pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
     let p99 = measured.ms(0.99);
     Ok(Report {
         name: "webhooks",
+        lag: Some(lag),
         peak_rss_kib: peak,
         baseline: None,
         cpu_ms,
         goal: (
-            format!("p99 ≤ 10 ms at {rate:.0}/s, nothing shed"),
-            p99 <= 10.0 && shed_count == 0,
+            format!("p99 ≤ 10 ms at {rate:.0}/s, nothing shed; {RSS_GOAL}"),
+            p99 <= 10.0 && shed_count == 0 && rss_within(peak),
         ),
         checked: format!(
             "{shed_count} deliveries shed with 503 and redelivered ({redelivered_applied} of them applied then); {applied} applied in all = distinct events, {} answered duplicate; {paid} bookings paid once (amount {amount} each); verify clean",

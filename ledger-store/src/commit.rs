@@ -365,8 +365,9 @@ async fn insert_events(
     .await
 }
 
-/// One index's changes: the owners rewritten whole, the upserts, the deletes (pipelined;
-/// each statement only when it has rows).
+/// One index's changes: the owners rewritten whole, the upserts (one statement), the
+/// deletes (one scalar statement per row: an exact key lookup whatever the plan), all
+/// pipelined, each only when it has rows.
 async fn write_index(
     conn: &Object,
     [clear, upsert, delete]: [&Statement; 3],
@@ -394,14 +395,15 @@ async fn write_index(
         })
         .collect();
     let expiries: Vec<Option<DateTime<Utc>>> = writes.upsert.iter().map(|r| r.expires_at).collect();
-    let gone_owners: Vec<&str> = writes.delete.iter().map(|(o, _)| o.as_str()).collect();
-    let gone_bookings: Vec<uuid::Uuid> = writes.delete.iter().map(|(_, b)| *b).collect();
-    let cleared = async {
-        if writes.clear.is_empty() {
-            return Ok(0);
-        }
-        conn.execute(clear, &[&writes.clear]).await
-    };
+    let clear_params: Vec<[&(dyn ToSql + Sync); 1]> =
+        writes.clear.iter().map(|owner| [owner as _]).collect();
+    let delete_params: Vec<[&(dyn ToSql + Sync); 2]> = writes
+        .delete
+        .iter()
+        .map(|(owner, booking)| [owner as _, booking as _])
+        .collect();
+    let cleared =
+        futures_util::future::try_join_all(clear_params.iter().map(|p| conn.execute(clear, p)));
     let upserted = async {
         if writes.upsert.is_empty() {
             return Ok(0);
@@ -415,14 +417,10 @@ async fn write_index(
                 .await
         }
     };
-    let deleted = async {
-        if writes.delete.is_empty() {
-            return Ok(0);
-        }
-        conn.execute(delete, &[&gone_owners, &gone_bookings]).await
-    };
+    let deleted =
+        futures_util::future::try_join_all(delete_params.iter().map(|p| conn.execute(delete, p)));
     let (a, b, c) = tokio::join!(biased; cleared, upserted, deleted);
-    Ok(a? + b? + c?)
+    Ok(a?.iter().sum::<u64>() + b? + c?.iter().sum::<u64>())
 }
 
 async fn insert_outcomes(

@@ -36,7 +36,8 @@ impl Cursor {
         self.tx_id
     }
 
-    pub(crate) fn position(&self) -> i64 {
+    /// The event's global position.
+    pub fn position(&self) -> i64 {
         self.position
     }
 

@@ -1,15 +1,5 @@
 //! Every SQL statement of the event store, in one place. All run as prepared statements.
 
-/// How a command cycle's transaction starts. Its statements are prepared once per
-/// connection and planned generically: replanning them per batch (PostgreSQL keeps custom
-/// plans for array parameters) cost more than executing them. The generic plans are made
-/// with sequential scans off, so a plan made while a table is small still uses its index
-/// once the table has grown (a scan would grow with the ledger, under the lock).
-pub const BEGIN_COMMAND: &str = "\
-BEGIN;
-SET LOCAL plan_cache_mode TO force_generic_plan;
-SET LOCAL enable_seqscan TO off";
-
 /// Creates missing stream rows inside the command's transaction, between the lock of the
 /// existing rows and the lock of all of them (`Store::lock`).
 pub const ENSURE_STREAMS: &str = "\
@@ -58,87 +48,74 @@ FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::jsonb[], $6::ti
 
 /// Outcomes of the transaction's commands. Where `$6` is true the body gets a `cursor`
 /// member: the feed cursor of the last event this transaction inserted (the same text as
-/// `Cursor`'s Display), so a replayed outcome carries the cursor the first answer had.
+/// `Cursor`'s Display), so a replayed outcome carries the cursor the first answer had. The
+/// cursor is an uncorrelated subquery: computed once per statement, not per outcome.
 pub const INSERT_OUTCOMES: &str = "\
 INSERT INTO command_outcomes (scope, key, fingerprint, status, body)
 SELECT o.scope, o.key, o.fp, o.status,
-       CASE WHEN o.cursor THEN jsonb_set(o.body, '{cursor}', to_jsonb(
+       CASE WHEN o.cursor THEN jsonb_set(o.body, '{cursor}', (SELECT to_jsonb(
            lpad(to_hex((pg_current_xact_id()::text)::int8), 16, '0')
-           || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0')))
+           || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0'))))
        ELSE o.body END
 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::jsonb[], $6::bool[])
   AS o(scope, key, fp, status, body, cursor)";
 
 // ---- the decision indexes (migrations/V5): read under the lock, written at commit ----
 
-/// For each key (`$1` scopes, `$2` keys): its position in the arrays, the stored outcome if
-/// any, and whether an event carries the key without an outcome (a provider's event id, or
-/// a client key of an imported ledger).
-pub const KEY_USES: &str = "\
-SELECT k.i, o.fingerprint, o.status, o.body,
-       o.key IS NULL AND EXISTS (
-           SELECT 1 FROM events e WHERE e.dedup_scope = k.scope AND e.dedup_key = k.key) AS in_events
-FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(scope, key, i)
-LEFT JOIN command_outcomes o ON o.scope = k.scope AND o.key = k.key";
+/// One stream's row lock and head. The command cycle sends one per stream, in byte order
+/// of the ids, pipelined: a scalar primary-key lookup, which PostgreSQL plans once per
+/// connection as an index lookup whatever the table's statistics say (array parameters
+/// got a custom plan per call, or a generic plan made on an empty table that scanned).
+pub const LOCK_ONE: &str = "\
+SELECT stream_id, version, last_hash, snapshot, snapshot_version, wake_at
+FROM streams WHERE stream_id = $1 FOR UPDATE";
 
-/// The lapsed holds of each slot (`$1`) at `$2`, oldest first, at most `$3` per slot: an
-/// index range read (`slot_holds_lapsing`).
+/// One slot's lapsed holds at `$2`, oldest first, at most `$3`: an index range read
+/// (`slot_holds_lapsing`).
 pub const LAPSED_HOLDS: &str = "\
-SELECT h.slot_id, h.booking_id, h.seats, h.expires_at
-FROM unnest($1::text[]) AS s(id)
-CROSS JOIN LATERAL (
-    SELECT slot_id, booking_id, seats, expires_at FROM slot_holds
-    WHERE slot_id = s.id AND expires_at <= $2
-    ORDER BY expires_at, booking_id LIMIT $3) AS h";
+SELECT slot_id, booking_id, seats, expires_at FROM slot_holds
+WHERE slot_id = $1 AND expires_at <= $2
+ORDER BY expires_at, booking_id LIMIT $3";
 
-/// The entries of the given (slot, booking) pairs.
-pub const HOLDS_OF: &str = "\
-SELECT h.slot_id, h.booking_id, h.seats, h.expires_at
-FROM unnest($1::text[], $2::uuid[]) AS p(slot_id, booking_id)
-JOIN slot_holds h ON h.slot_id = p.slot_id AND h.booking_id = p.booking_id";
+/// One booking's entry on one slot.
+pub const HOLD_OF: &str = "\
+SELECT slot_id, booking_id, seats, expires_at FROM slot_holds
+WHERE slot_id = $1 AND booking_id = $2";
 
-/// The lapsed claims of each coupon (`$1`) at `$2`, oldest first, at most `$3` per coupon.
+/// One coupon's lapsed claims at `$2`, oldest first, at most `$3`.
 pub const LAPSED_CLAIMS: &str = "\
-SELECT c.code, c.booking_id, c.customer, c.expires_at
-FROM unnest($1::text[]) AS s(code)
-CROSS JOIN LATERAL (
-    SELECT code, booking_id, customer, expires_at FROM coupon_claims
-    WHERE code = s.code AND expires_at <= $2
-    ORDER BY expires_at, booking_id LIMIT $3) AS c";
+SELECT code, booking_id, customer, expires_at FROM coupon_claims
+WHERE code = $1 AND expires_at <= $2
+ORDER BY expires_at, booking_id LIMIT $3";
 
-/// The claims of the given (coupon, booking) pairs, and every claim of the given
-/// (coupon, customer) pairs.
-pub const CLAIMS_OF: &str = "\
-SELECT c.code, c.booking_id, c.customer, c.expires_at
-FROM unnest($1::text[], $2::uuid[]) AS p(code, booking_id)
-JOIN coupon_claims c ON c.code = p.code AND c.booking_id = p.booking_id
-UNION
-SELECT c.code, c.booking_id, c.customer, c.expires_at
-FROM unnest($3::text[], $4::text[]) AS p(code, customer)
-JOIN coupon_claims c ON c.code = p.code AND c.customer = p.customer";
+/// One booking's claim of one coupon.
+pub const CLAIM_OF: &str = "\
+SELECT code, booking_id, customer, expires_at FROM coupon_claims
+WHERE code = $1 AND booking_id = $2";
 
-/// Every row of these slots (a slot folded from its events gets its rows rewritten).
-pub const HOLDS_CLEAR: &str = "DELETE FROM slot_holds WHERE slot_id = ANY($1::text[])";
+/// Every claim of one customer on one coupon.
+pub const CLAIMS_OF_CUSTOMER: &str = "\
+SELECT code, booking_id, customer, expires_at FROM coupon_claims
+WHERE code = $1 AND customer = $2";
+
+/// Every row of a slot (a slot folded from its events gets its rows rewritten).
+pub const HOLDS_CLEAR: &str = "DELETE FROM slot_holds WHERE slot_id = $1";
 
 pub const HOLDS_UPSERT: &str = "\
 INSERT INTO slot_holds (slot_id, booking_id, seats, expires_at)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::int4[], $4::timestamptz[])
 ON CONFLICT (slot_id, booking_id) DO UPDATE SET seats = EXCLUDED.seats, expires_at = EXCLUDED.expires_at";
 
-pub const HOLDS_DELETE: &str = "\
-DELETE FROM slot_holds h USING unnest($1::text[], $2::uuid[]) AS d(slot_id, booking_id)
-WHERE h.slot_id = d.slot_id AND h.booking_id = d.booking_id";
+pub const HOLDS_DELETE: &str = "DELETE FROM slot_holds WHERE slot_id = $1 AND booking_id = $2";
 
-pub const CLAIMS_CLEAR: &str = "DELETE FROM coupon_claims WHERE code = ANY($1::text[])";
+pub const CLAIMS_CLEAR: &str = "DELETE FROM coupon_claims WHERE code = $1";
 
 pub const CLAIMS_UPSERT: &str = "\
 INSERT INTO coupon_claims (code, booking_id, customer, expires_at)
 SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::timestamptz[])
 ON CONFLICT (code, booking_id) DO UPDATE SET customer = EXCLUDED.customer, expires_at = EXCLUDED.expires_at";
 
-pub const CLAIMS_DELETE: &str = "\
-DELETE FROM coupon_claims c USING unnest($1::text[], $2::uuid[]) AS d(code, booking_id)
-WHERE c.code = d.code AND c.booking_id = d.booking_id";
+pub const CLAIMS_DELETE: &str = "DELETE FROM coupon_claims WHERE code = $1 AND booking_id = $2";
 
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";

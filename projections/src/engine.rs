@@ -286,8 +286,9 @@ impl Engine {
             let mut ids: Vec<&str> = mine.iter().map(|e| e.stream_id).collect();
             ids.sort_unstable();
             ids.dedup();
-            let select = tx.prepare_cached(&sql::select_states(&table)).await?;
-            let stored = tx.query(&select, &[&ids]).await?;
+            // Planned per call (not a prepared statement): a generic plan for an array of
+            // ids, made while the table was small, would keep scanning it as it grows.
+            let stored = tx.query(&sql::select_states(&table), &[&ids]).await?;
             let mut rows: HashMap<String, Row> = HashMap::with_capacity(ids.len());
             for r in &stored {
                 rows.insert(

@@ -308,10 +308,13 @@ async fn write_entries(
     deletes: &[(String, uuid::Uuid)],
 ) -> Result<(), ProjectionError> {
     if !deletes.is_empty() {
-        let streams: Vec<&str> = deletes.iter().map(|(s, _)| s.as_str()).collect();
-        let bookings: Vec<uuid::Uuid> = deletes.iter().map(|(_, b)| *b).collect();
-        let delete = tx.prepare_cached(&sql::delete_entries(table)).await?;
-        tx.execute(&delete, &[&streams, &bookings]).await?;
+        let delete = tx.prepare_cached(&sql::delete_entry(table)).await?;
+        let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 2]> = deletes
+            .iter()
+            .map(|(stream, booking)| [stream as _, booking as _])
+            .collect();
+        let gone = params.iter().map(|p| tx.execute(&delete, p));
+        futures_util::future::try_join_all(gone).await?;
     }
     if !upserts.is_empty() {
         let streams: Vec<&str> = upserts.iter().map(|r| r.stream_id.as_str()).collect();

@@ -32,12 +32,14 @@ pub fn drop_table(table: &str) -> String {
 
 const ENTRY_COLUMNS: &str = "stream_id, booking_id, seats, customer, expires_at";
 
-/// The entries of any of these streams and any of these bookings (a superset of the
-/// pairs wanted; the caller keeps those): one index scan.
+/// The entries of these (stream, booking) pairs: one index lookup each, as `select_states`.
 pub fn select_entries(table: &str) -> String {
     format!(
-        "SELECT {ENTRY_COLUMNS} FROM {table}_entries
-         WHERE stream_id = ANY($1::text[]) AND booking_id = ANY($2::uuid[])"
+        "SELECT e.stream_id, e.booking_id, e.seats, e.customer, e.expires_at
+         FROM unnest($1::text[], $2::uuid[]) AS p(stream_id, booking_id)
+         CROSS JOIN LATERAL (SELECT {ENTRY_COLUMNS} FROM {table}_entries
+                             WHERE stream_id = p.stream_id AND booking_id = p.booking_id
+                             LIMIT 1) AS e"
     )
 }
 
@@ -50,11 +52,9 @@ pub fn upsert_entries(table: &str) -> String {
     )
 }
 
-pub fn delete_entries(table: &str) -> String {
-    format!(
-        "DELETE FROM {table}_entries e USING unnest($1::text[], $2::uuid[]) AS d(stream_id, booking_id)
-         WHERE e.stream_id = d.stream_id AND e.booking_id = d.booking_id"
-    )
+/// One entry (a scalar key lookup: its plan is an index lookup whatever the statistics).
+pub fn delete_entry(table: &str) -> String {
+    format!("DELETE FROM {table}_entries WHERE stream_id = $1 AND booking_id = $2")
 }
 
 /// The entries of these streams lapsed at `$2` (an index range read per stream).
@@ -69,9 +69,13 @@ pub fn all_entries(table: &str) -> String {
     format!("SELECT {ENTRY_COLUMNS} FROM {table}_entries ORDER BY stream_id, booking_id")
 }
 
+/// The rows of these streams: one index lookup each, whatever the table's statistics (a
+/// `LATERAL … LIMIT 1` is never flattened into a join that could scan the table).
 pub fn select_states(table: &str) -> String {
     format!(
-        "SELECT stream_id, stream_version, state FROM {table} WHERE stream_id = ANY($1::text[])"
+        "SELECT r.stream_id, r.stream_version, r.state FROM unnest($1::text[]) AS p(id)
+         CROSS JOIN LATERAL (SELECT stream_id, stream_version, state FROM {table}
+                             WHERE stream_id = p.id LIMIT 1) AS r"
     )
 }
 
@@ -92,13 +96,8 @@ pub fn all_states(table: &str) -> String {
 /// Every projection transaction starts with this. A read model is a cache of the ledger,
 /// and its rows and checkpoint commit together: a crash that loses the commit loses both,
 /// and the page is applied again — so the commit need not wait for its WAL flush (which
-/// would double the fsyncs under load). Its statements are prepared once per connection:
-/// their generic plans are made with sequential scans off, so a plan made while a table is
-/// small still looks rows up by their index once it has grown.
-pub const PROJECTION_TRANSACTION: &str = "\
-SET LOCAL synchronous_commit TO off;
-SET LOCAL plan_cache_mode TO force_generic_plan;
-SET LOCAL enable_seqscan TO off";
+/// would double the fsyncs under load).
+pub const PROJECTION_TRANSACTION: &str = "SET LOCAL synchronous_commit TO off";
 
 /// Every live and building generation.
 pub const ACTIVE_ALL: &str = "\

@@ -29,33 +29,38 @@ use crate::{sql, StoreError};
 /// The statements of the first round trip.
 pub(super) struct LoadStatements {
     lock: Statement,
-    keys: Statement,
+    key: Statement,
     lapsed_holds: Statement,
-    holds_of: Statement,
+    hold_of: Statement,
     lapsed_claims: Statement,
-    claims_of: Statement,
+    claim_of: Statement,
+    customer_claims: Statement,
     read_stream: Statement,
 }
 
 impl LoadStatements {
     pub(super) async fn prepare(conn: &Object) -> Result<LoadStatements, StoreError> {
         let read_stream = sql::read_stream();
-        let (lock, keys, lapsed_holds, holds_of, lapsed_claims, claims_of, read_stream) = tokio::try_join!(
-            conn.prepare_cached(sql::LOCK_STREAMS),
-            conn.prepare_cached(sql::KEY_USES),
+        let (lock, key, lapsed_holds, hold_of) = tokio::try_join!(
+            conn.prepare_cached(sql::LOCK_ONE),
+            conn.prepare_cached(sql::SELECT_KEY_USE),
             conn.prepare_cached(sql::LAPSED_HOLDS),
-            conn.prepare_cached(sql::HOLDS_OF),
+            conn.prepare_cached(sql::HOLD_OF),
+        )?;
+        let (lapsed_claims, claim_of, customer_claims, read_stream) = tokio::try_join!(
             conn.prepare_cached(sql::LAPSED_CLAIMS),
-            conn.prepare_cached(sql::CLAIMS_OF),
+            conn.prepare_cached(sql::CLAIM_OF),
+            conn.prepare_cached(sql::CLAIMS_OF_CUSTOMER),
             conn.prepare_cached(&read_stream),
         )?;
         Ok(LoadStatements {
             lock,
-            keys,
+            key,
             lapsed_holds,
-            holds_of,
+            hold_of,
             lapsed_claims,
-            claims_of,
+            claim_of,
+            customer_claims,
             read_stream,
         })
     }
@@ -132,41 +137,64 @@ pub(super) async fn load(
     now: DateTime<Utc>,
 ) -> Result<Loaded, StoreError> {
     let u = Union::of(needs.iter().copied());
-    let locked: Vec<&str> = u.locked.iter().map(StreamId::as_str).collect();
-    let key_scopes: Vec<&str> = keys.iter().map(|k| k.scope()).collect();
-    let key_names: Vec<&str> = keys.iter().map(|k| k.key()).collect();
-    let slot_ids: Vec<&str> = u.slots.iter().map(SlotId::as_str).collect();
-    let seat_slots: Vec<&str> = u.seat_pairs.iter().map(|(s, _)| s.as_str()).collect();
-    let seat_bookings: Vec<uuid::Uuid> = u.seat_pairs.iter().map(|(_, b)| b.as_uuid()).collect();
-    let codes: Vec<&str> = u.coupons.iter().map(CouponCode::as_str).collect();
-    let claim_codes: Vec<&str> = u.claim_pairs.iter().map(|(c, _)| c.as_str()).collect();
-    let claim_bookings: Vec<uuid::Uuid> = u.claim_pairs.iter().map(|(_, b)| b.as_uuid()).collect();
-    let customer_codes: Vec<&str> = u.customer_pairs.iter().map(|(c, _)| c.as_str()).collect();
-    let customers: Vec<&str> = u.customer_pairs.iter().map(|(_, c)| c.as_str()).collect();
+    // Byte order of the ids: every transaction takes its row locks in this order, so two
+    // batches can never deadlock each other.
+    let mut locked: Vec<&str> = u.locked.iter().map(StreamId::as_str).collect();
+    locked.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     let held_limit = i64::try_from(MAX_LAPSED_RELEASES).unwrap_or(i64::MAX);
     let claim_limit = i64::try_from(MAX_LAPSED_CLAIMS_LOADED).unwrap_or(i64::MAX);
-
-    let lock_params: [&(dyn ToSql + Sync); 1] = [&locked];
-    let lapsed_holds_params: [&(dyn ToSql + Sync); 3] = [&slot_ids, &now, &held_limit];
-    let lapsed_claims_params: [&(dyn ToSql + Sync); 3] = [&codes, &now, &claim_limit];
-    let claims_params: [&(dyn ToSql + Sync); 4] =
-        [&claim_codes, &claim_bookings, &customer_codes, &customers];
-    let key_params: [&(dyn ToSql + Sync); 2] = [&key_scopes, &key_names];
-    let holds_params: [&(dyn ToSql + Sync); 2] = [&seat_slots, &seat_bookings];
-    // Pipelined in this order (`biased`): BEGIN, the lock, then every read.
-    let (begun, heads, key_uses, lapsed_holds, holds_of, lapsed_claims, claims_of) = tokio::join!(biased;
-        conn.batch_execute(sql::BEGIN_COMMAND),
-        query_if(conn, !locked.is_empty(), &st.lock, &lock_params),
-        query_if(conn, !keys.is_empty(), &st.keys, &key_params),
-        query_if(conn, !slot_ids.is_empty(), &st.lapsed_holds, &lapsed_holds_params),
-        query_if(conn, !seat_slots.is_empty(), &st.holds_of, &holds_params),
-        query_if(conn, !codes.is_empty(), &st.lapsed_claims, &lapsed_claims_params),
-        query_if(
-            conn,
-            !claim_codes.is_empty() || !customer_codes.is_empty(),
-            &st.claims_of,
-            &claims_params
-        ),
+    let seat_pairs: Vec<(&str, uuid::Uuid)> = u
+        .seat_pairs
+        .iter()
+        .map(|(s, b)| (s.as_str(), b.as_uuid()))
+        .collect();
+    let claim_pairs: Vec<(&str, uuid::Uuid)> = u
+        .claim_pairs
+        .iter()
+        .map(|(c, b)| (c.as_str(), b.as_uuid()))
+        .collect();
+    let scopes: Vec<(&str, &str)> = keys.iter().map(|k| (k.scope(), k.key())).collect();
+    let slot_ids: Vec<&str> = u.slots.iter().map(SlotId::as_str).collect();
+    let codes: Vec<&str> = u.coupons.iter().map(CouponCode::as_str).collect();
+    let customer_pairs: Vec<(&str, &str)> = u
+        .customer_pairs
+        .iter()
+        .map(|(c, who)| (c.as_str(), who.as_str()))
+        .collect();
+    type P<'a> = Vec<&'a (dyn ToSql + Sync)>;
+    let lock_params: Vec<P> = locked.iter().map(|id| vec![id as _]).collect();
+    let key_params: Vec<P> = scopes.iter().map(|(s, k)| vec![s as _, k as _]).collect();
+    let lapsed_hold_params: Vec<P> = slot_ids
+        .iter()
+        .map(|slot| vec![slot as _, &now as _, &held_limit as _])
+        .collect();
+    let hold_params: Vec<P> = seat_pairs
+        .iter()
+        .map(|(s, b)| vec![s as _, b as _])
+        .collect();
+    let lapsed_claim_params: Vec<P> = codes
+        .iter()
+        .map(|code| vec![code as _, &now as _, &claim_limit as _])
+        .collect();
+    let claim_params: Vec<P> = claim_pairs
+        .iter()
+        .map(|(c, b)| vec![c as _, b as _])
+        .collect();
+    let customer_params: Vec<P> = customer_pairs
+        .iter()
+        .map(|(c, who)| vec![c as _, who as _])
+        .collect();
+    // Each group is polled in order on its first poll, and the groups in this order
+    // (`biased`): BEGIN, the locks, then every read — all sent before any answer comes.
+    let (begun, heads, key_uses, lapsed_holds, holds_of, lapsed_claims, claims_of, customers) = tokio::join!(biased;
+        conn.batch_execute("BEGIN"),
+        each(conn, &st.lock, &lock_params),
+        each(conn, &st.key, &key_params),
+        each(conn, &st.lapsed_holds, &lapsed_hold_params),
+        each(conn, &st.hold_of, &hold_params),
+        each(conn, &st.lapsed_claims, &lapsed_claim_params),
+        each(conn, &st.claim_of, &claim_params),
+        each(conn, &st.customer_claims, &customer_params),
     );
     begun?;
     let mut loaded = Loaded {
@@ -175,11 +203,13 @@ pub(super) async fn load(
         holds: BTreeMap::new(),
         claims: BTreeMap::new(),
         rebuilt: BTreeSet::new(),
-        keys: decode_keys(&key_uses?, keys.len())?,
+        keys: (key_uses?.iter().flatten())
+            .map(decode_key_use)
+            .collect::<Result<_, _>>()?,
         index_rows: 0,
     };
     let mut snapshots = BTreeMap::new();
-    for row in &heads? {
+    for row in heads?.iter().flatten() {
         let (stream, head, snapshot) = decode_locked(row)?;
         snapshots.insert(stream.clone(), snapshot);
         loaded.rows.insert(stream, head);
@@ -202,13 +232,21 @@ pub(super) async fn load(
         let state: CouponState = loaded.state(conn, st, &stream, &mut snapshots).await?;
         loaded.world.coupons.insert(coupon.clone(), state);
     }
-    let (lapsed_holds, holds_of) = (lapsed_holds?, holds_of?);
-    let (lapsed_claims, claims_of) = (lapsed_claims?, claims_of?);
-    loaded.index_rows = lapsed_holds.len() + holds_of.len() + lapsed_claims.len() + claims_of.len();
-    for row in lapsed_holds.iter().chain(&holds_of) {
+    let hold_rows: Vec<Row> = lapsed_holds?
+        .into_iter()
+        .chain(holds_of?)
+        .flatten()
+        .collect();
+    let claim_rows: Vec<Row> = (lapsed_claims?.into_iter())
+        .chain(claims_of?)
+        .chain(customers?)
+        .flatten()
+        .collect();
+    loaded.index_rows = hold_rows.len() + claim_rows.len();
+    for row in &hold_rows {
         loaded.know_hold(row)?;
     }
-    for row in lapsed_claims.iter().chain(&claims_of) {
+    for row in &claim_rows {
         loaded.know_claim(row)?;
     }
     for (slot, state) in &loaded.world.slots {
@@ -220,37 +258,24 @@ pub(super) async fn load(
     Ok(loaded)
 }
 
-/// Runs `statement` when `run`, else answers no rows without sending anything.
-async fn query_if(
-    conn: &Object,
-    run: bool,
-    statement: &Statement,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<Vec<Row>, tokio_postgres::Error> {
-    if run {
-        conn.query(statement, params).await
-    } else {
-        Ok(Vec::new())
-    }
+/// One statement per parameter set, all sent on the first poll (pipelined).
+fn each<'a>(
+    conn: &'a Object,
+    statement: &'a Statement,
+    params: &'a [Vec<&'a (dyn ToSql + Sync)>],
+) -> impl std::future::Future<Output = Result<Vec<Vec<Row>>, tokio_postgres::Error>> + 'a {
+    futures_util::future::try_join_all(params.iter().map(move |p| conn.query(statement, p)))
 }
 
-fn decode_keys(rows: &[Row], asked: usize) -> Result<Vec<KeyUse>, StoreError> {
-    let mut uses = vec![KeyUse::Unused; asked];
-    for row in rows {
-        let i: i64 = row.try_get("i")?;
-        let slot = usize::try_from(i - 1)
-            .ok()
-            .and_then(|i| uses.get_mut(i))
-            .ok_or_else(|| StoreError::Corrupt("key lookup out of range".into()))?;
-        let status: Option<i16> = row.try_get("status")?;
-        let in_events: bool = row.try_get("in_events")?;
-        *slot = match (status, in_events) {
-            (Some(_), _) => KeyUse::Stored(decode_outcome(row)?),
-            (None, true) => KeyUse::UsedWithoutOutcome,
-            (None, false) => KeyUse::Unused,
-        };
-    }
-    Ok(uses)
+/// A key's use, from `sql::SELECT_KEY_USE`.
+fn decode_key_use(row: &Row) -> Result<KeyUse, StoreError> {
+    let status: Option<i16> = row.try_get("status")?;
+    let in_events: bool = row.try_get("in_events")?;
+    Ok(match (status, in_events) {
+        (Some(_), _) => KeyUse::Stored(decode_outcome(row)?),
+        (None, true) => KeyUse::UsedWithoutOutcome,
+        (None, false) => KeyUse::Unused,
+    })
 }
 
 fn decode_locked(row: &Row) -> Result<(StreamId, Row0, Option<Value>), StoreError> {
