@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use ledger_core::domain::BookingState;
 use ledger_core::webhook::sign_standard;
-use ledger_core::{BookingId, Category};
+use ledger_core::{BookingId, Category, StreamId};
 use ledger_store::outbox::{OutboxItem, OutboxRow};
 use serde_json::{json, Value};
 
@@ -96,13 +96,23 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
     if page.marks.is_empty() {
         return Ok((0, 0));
     }
+    let relevant: Vec<(&'static str, &ledger_store::FeedMark)> = page
+        .marks
+        .iter()
+        .filter_map(|e| {
+            let kind = match (e.stream_id.category(), e.event_type.as_str()) {
+                (Category::Booking, "BookingPaid") => "booking.confirmed",
+                (Category::Booking, "BookingCancelled") => "booking.cancelled",
+                _ => return None,
+            };
+            Some((kind, e))
+        })
+        .collect();
+    // The bookings' items never change once placed: one pipelined read for the page.
+    let streams: Vec<StreamId> = relevant.iter().map(|(_, e)| e.stream_id.clone()).collect();
+    let bookings = store.states::<BookingState>(&streams).await?;
     let mut items: Vec<OutboxItem> = Vec::new();
-    for e in &page.marks {
-        let kind = match (e.stream_id.category(), e.event_type.as_str()) {
-            (Category::Booking, "BookingPaid") => "booking.confirmed",
-            (Category::Booking, "BookingCancelled") => "booking.cancelled",
-            _ => continue,
-        };
+    for ((kind, e), booking) in relevant.into_iter().zip(bookings) {
         let booking_id = BookingId::parse(e.stream_id.key()).map_err(|_| ApiError::internal())?;
         if kind == "booking.cancelled" {
             let confirmed_now = items
@@ -112,7 +122,7 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
                 continue; // the panel never heard of it
             }
         }
-        let Some((_, booking)) = store.state::<BookingState>(&e.stream_id).await? else {
+        let Some((_, booking)) = booking else {
             continue;
         };
         items.extend(item(

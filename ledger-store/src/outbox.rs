@@ -87,22 +87,29 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
+        let (enqueue, checkpoint) = tokio::try_join!(
+            client.prepare_cached(sql::OUTBOX_ENQUEUE),
+            client.prepare_cached(sql::UPSERT_CHECKPOINT),
+        )?;
+        let ids: Vec<Uuid> = items.iter().map(|i| i.event_id).collect();
+        let bookings: Vec<Uuid> = items.iter().map(|i| i.booking_id).collect();
+        let kinds: Vec<&str> = items.iter().map(|i| i.kind).collect();
+        let payloads: Vec<&Value> = items.iter().map(|i| &i.payload).collect();
         let tx = client.transaction().await?;
-        for item in items {
-            tx.execute(
-                sql::OUTBOX_ENQUEUE,
-                &[
-                    &item.event_id,
-                    &item.booking_id,
-                    &item.kind,
-                    &item.payload,
-                    &now,
-                ],
-            )
-            .await?;
-        }
-        tx.execute(sql::UPSERT_CHECKPOINT, &[&name, &cursor.to_string()])
-            .await?;
+        let cursor = cursor.to_string();
+        let checkpoint_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&name, &cursor];
+        let (enqueued, moved) = tokio::join!(
+            async {
+                if items.is_empty() {
+                    return Ok(0);
+                }
+                tx.execute(&enqueue, &[&ids, &bookings, &kinds, &payloads, &now])
+                    .await
+            },
+            tx.execute(&checkpoint, &checkpoint_params),
+        );
+        enqueued?;
+        moved?;
         tx.commit().await?;
         Ok(())
     }

@@ -76,24 +76,46 @@ impl Store {
         &self,
         stream: &StreamId,
     ) -> Result<Option<(i64, S)>, StoreError> {
+        let mut found = self.states(std::slice::from_ref(stream)).await?;
+        Ok(found.pop().flatten())
+    }
+
+    /// [`Store::state`] of several streams, read on one connection in one pipelined round
+    /// trip (plus a fold for each stream without a usable snapshot); in the order asked.
+    pub async fn states<S: Snapshot>(
+        &self,
+        streams: &[StreamId],
+    ) -> Result<Vec<Option<(i64, S)>>, StoreError> {
         let client = self.client().await?;
         let read_stream = sql::read_stream();
         let (head, read_stream) = tokio::try_join!(
             client.prepare_cached(sql::SELECT_HEAD),
             client.prepare_cached(&read_stream),
         )?;
-        let Some(row) = client.query_opt(&head, &[&stream.as_str()]).await? else {
-            return Ok(None);
-        };
-        let head = crate::append::decode_head(&row)?;
-        if head.version == 0 {
-            return Ok(None);
+        let ids: Vec<&str> = streams.iter().map(StreamId::as_str).collect();
+        let params: Vec<[&(dyn tokio_postgres::types::ToSql + Sync); 1]> =
+            ids.iter().map(|id| [id as _]).collect();
+        let rows =
+            futures_util::future::try_join_all(params.iter().map(|p| client.query_opt(&head, p)))
+                .await?;
+        let mut out = Vec::with_capacity(streams.len());
+        for (stream, row) in streams.iter().zip(rows) {
+            let Some(row) = row else {
+                out.push(None);
+                continue;
+            };
+            let head = crate::append::decode_head(&row)?;
+            if head.version == 0 {
+                out.push(None);
+                continue;
+            }
+            let usable = head.snapshot_version == Some(head.version);
+            let state = match decode_snapshot(head.snapshot.filter(|_| usable)) {
+                Some(state) => state,
+                None => fold(&client, &read_stream, stream, head.version).await?,
+            };
+            out.push(Some((head.version, state)));
         }
-        let usable = head.snapshot_version == Some(head.version);
-        if let Some(state) = decode_snapshot(head.snapshot.filter(|_| usable)) {
-            return Ok(Some((head.version, state)));
-        }
-        let state = fold(&client, &read_stream, stream, head.version).await?;
-        Ok(Some((head.version, state)))
+        Ok(out)
     }
 }

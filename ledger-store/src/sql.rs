@@ -220,9 +220,12 @@ SELECT cursor FROM consumer_checkpoints WHERE name = $1";
 pub const OUTBOX_CONFIRMED: &str = "\
 SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')";
 
+/// A feeder page's rows, all due at `$5`.
 pub const OUTBOX_ENQUEUE: &str = "\
 INSERT INTO outbox (event_id, booking_id, kind, payload, next_attempt_at)
-VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_id) DO NOTHING";
+SELECT e.id, e.booking, e.kind, e.payload, $5
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS e(id, booking, kind, payload)
+ON CONFLICT (event_id) DO NOTHING";
 
 pub const UPSERT_CHECKPOINT: &str = "\
 INSERT INTO consumer_checkpoints (name, cursor) VALUES ($1, $2)

@@ -83,17 +83,19 @@ impl Writers {
     }
 }
 
-/// The writer of a command: by its routing stream — its first slot, else its coupon, else
-/// its booking, else its provider log — so commands on the same hot stream meet.
+/// The writer of a command: by its routing stream, so commands on the same hot stream
+/// meet. A provider delivery goes by its log shard, the one stream every delivery locks:
+/// deliveries of a shard then share one lock acquisition per batch instead of queueing on
+/// it from several writers. Other commands go by their first slot, else their coupon, else
+/// their booking.
 fn shard_of(needs: &Needs) -> usize {
     let routing = needs
-        .slots
-        .first()
-        .map(|s| s.stream_id())
+        .log
+        .clone()
+        .or_else(|| needs.slots.first().map(|s| s.stream_id()))
         .or_else(|| needs.coupons.first().map(|c| c.stream_id()))
         .or_else(|| needs.bookings.first().map(|b| b.stream_id()))
-        .or_else(|| needs.new_booking.map(|b| b.stream_id()))
-        .or_else(|| needs.log.clone());
+        .or_else(|| needs.new_booking.map(|b| b.stream_id()));
     let mut hasher = DefaultHasher::new();
     routing.as_ref().map(|s| s.as_str()).hash(&mut hasher);
     // The modulo keeps the value below WRITER_SHARDS, which fits a usize.
