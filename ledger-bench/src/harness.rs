@@ -91,8 +91,18 @@ impl Bench {
         Ok(bench)
     }
 
+    /// With `LEDGER_BENCH_STATEMENTS=1`: forgets the statements so far (seeding), so that
+    /// `print_statements` shows the load's own.
+    pub async fn reset_statements(&self) -> anyhow::Result<()> {
+        if statements_wanted() {
+            let c = ledger_store::connect_one(&self.pg_config(DB)).await?;
+            c.simple_query("SELECT pg_stat_statements_reset()").await?;
+        }
+        Ok(())
+    }
+
     /// With `LEDGER_BENCH_STATEMENTS=1`: the statements that took the most time since the
-    /// start (execution and planning), to stderr, then resets the counts.
+    /// last reset (execution and planning), to stderr, then resets the counts.
     pub async fn print_statements(&self, label: &str) -> anyhow::Result<()> {
         if !statements_wanted() {
             return Ok(());

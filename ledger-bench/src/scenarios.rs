@@ -123,6 +123,7 @@ pub async fn spread(shape: Shape, slots: usize) -> anyhow::Result<Report> {
     );
     let tokens = customers(&bench, shape.clients);
     let run_id = uuid::Uuid::now_v7().simple().to_string();
+    bench.reset_statements().await?;
     let cpu_before = CpuUse::read(&bench, &service);
     let sampler = LagSampler::start(bench.store()?);
     let measured = {
@@ -248,6 +249,7 @@ pub async fn hot(shape: Shape) -> anyhow::Result<Report> {
     let tokens = customers(&bench, shape.clients);
     let next = Arc::new(AtomicU64::new(0));
     let run_id = uuid::Uuid::now_v7().simple().to_string();
+    bench.reset_statements().await?;
     let cpu_before = CpuUse::read(&bench, &service);
     let sampler = LagSampler::start(bench.store()?);
     let measured = {
@@ -324,6 +326,7 @@ pub async fn webhooks(rate: f64, duration: Duration) -> anyhow::Result<Report> {
             .await?,
     );
     let (_, amount) = bookings[0];
+    bench.reset_statements().await?;
     let cpu_before = CpuUse::read(&bench, &service);
     let sampler = LagSampler::start(bench.store()?);
     // Deliveries the service shed (503, as it does when its pool or lock wait runs out):
