@@ -10,6 +10,11 @@ use ledger_http::auth::Authenticator;
 use ledger_http::{demo, outbox, sweeper, telemetry, AppState, Application, Settings};
 use ledger_store::bootstrap;
 
+/// The allocator: a request allocates many small JSON values; glibc's malloc spent ~7 % of
+/// the service's CPU under the `hot` benchmark (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str =
     "usage: ledger-http [--demo]   (configured by environment variables; see README.md)\n\
   --demo   development only: dev signing keys under LEDGER_DATA_DIR, a demo activity,\n\

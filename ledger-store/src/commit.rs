@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
 use ledger_core::{RecordedEvent, RequestFingerprint};
+use serde_json::value::RawValue;
 use serde_json::Value;
-use tokio_postgres::types::ToSql;
+use tokio_postgres::types::{Json, ToSql};
 use tokio_postgres::{Row, Statement};
 
 use crate::append::Wake;
@@ -22,8 +23,8 @@ pub(crate) struct HeadWrite {
     pub category: &'static str,
     pub version: i64,
     pub last_hash: Vec<u8>,
-    /// A new snapshot at `version`, or keep the stored one.
-    pub snapshot: Option<Value>,
+    /// A new snapshot at `version` (JSON text), or keep the stored one.
+    pub snapshot: Option<Box<RawValue>>,
     pub wake: Wake,
     /// The row does not exist yet.
     pub insert: bool,
@@ -189,7 +190,10 @@ pub(crate) async fn write_and_commit(
         let categories: Vec<&str> = inserts.iter().map(|h| h.category).collect();
         let versions: Vec<i64> = inserts.iter().map(|h| h.version).collect();
         let hashes: Vec<&[u8]> = inserts.iter().map(|h| h.last_hash.as_slice()).collect();
-        let snapshots: Vec<Option<&Value>> = inserts.iter().map(|h| h.snapshot.as_ref()).collect();
+        let snapshots: Vec<Option<Json<&RawValue>>> = inserts
+            .iter()
+            .map(|h| h.snapshot.as_deref().map(Json))
+            .collect();
         let wakes: Vec<Option<DateTime<Utc>>> = inserts.iter().map(|h| h.wake.at()).collect();
         conn.execute(
             &st.insert_streams,
@@ -199,6 +203,10 @@ pub(crate) async fn write_and_commit(
     };
     let insert = insert_events(conn, st, &events, &dedup);
     let snapshot_set: Vec<bool> = updates.iter().map(|h| h.snapshot.is_some()).collect();
+    let snapshots: Vec<Option<Json<&RawValue>>> = updates
+        .iter()
+        .map(|h| h.snapshot.as_deref().map(Json))
+        .collect();
     let wake_modes: Vec<i16> = updates.iter().map(|h| h.wake.mode()).collect();
     let wake_ats: Vec<Option<DateTime<Utc>>> = updates.iter().map(|h| h.wake.at()).collect();
     let head_params: Vec<[&(dyn ToSql + Sync); 7]> = updates
@@ -210,7 +218,7 @@ pub(crate) async fn write_and_commit(
                 &h.version,
                 &h.last_hash,
                 &snapshot_set[i],
-                &h.snapshot,
+                &snapshots[i],
                 &wake_modes[i],
                 &wake_ats[i],
             ]

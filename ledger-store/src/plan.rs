@@ -126,12 +126,18 @@ impl LockedStreams {
             {
                 continue;
             }
+            let snapshot = append
+                .snapshot
+                .as_ref()
+                .map(serde_json::value::to_raw_value)
+                .transpose()
+                .map_err(|e| invalid(format!("snapshot: {e}")))?;
             writes.heads.push(HeadWrite {
                 stream_id: append.stream_id.as_str().to_owned(),
                 category: append.stream_id.category().as_str(),
                 version: chain.version,
                 last_hash: chain.last_hash.as_bytes().to_vec(),
-                snapshot: append.snapshot.clone(),
+                snapshot,
                 wake: append.wake,
                 insert: false,
             });

@@ -5,28 +5,49 @@
 use deadpool_postgres::Object;
 use ledger_core::domain::{DomainEvent, Snapshot};
 use ledger_core::StreamId;
-use serde_json::{json, Value};
-use tokio_postgres::Statement;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use tokio_postgres::types::Json;
+use tokio_postgres::{Row, Statement};
 
 use crate::{sql, Store, StoreError};
 
-/// A state as a snapshot stores it.
-pub(crate) fn encode_snapshot<S: Snapshot>(state: &S) -> Result<Value, StoreError> {
-    let state = serde_json::to_value(state)
-        .map_err(|e| StoreError::InvalidEvent(format!("snapshot: {e}")))?;
-    Ok(json!({"v": S::SNAPSHOT_VERSION, "state": state}))
+/// A state as a snapshot stores it, serialised once (no `serde_json::Value` in between).
+pub(crate) fn encode_snapshot<S: Snapshot>(state: &S) -> Result<Box<RawValue>, StoreError> {
+    #[derive(serde::Serialize)]
+    struct Tagged<'a, S> {
+        v: i32,
+        state: &'a S,
+    }
+    let tagged = Tagged {
+        v: S::SNAPSHOT_VERSION,
+        state,
+    };
+    serde_json::value::to_raw_value(&tagged)
+        .map_err(|e| StoreError::InvalidEvent(format!("snapshot: {e}")))
 }
 
-/// A stored snapshot of this layout, read; `None` for any other (or none).
-pub(crate) fn decode_snapshot<S: Snapshot>(snapshot: Option<Value>) -> Option<S> {
-    let Value::Object(mut wrapper) = snapshot? else {
-        return None;
-    };
-    let layout = wrapper.get("v").and_then(Value::as_i64)?;
-    if layout != i64::from(S::SNAPSHOT_VERSION) {
+/// A stored snapshot of this layout, read from its text; `None` for any other (or none).
+pub(crate) fn decode_snapshot<S: Snapshot>(text: Option<&RawValue>) -> Option<S> {
+    #[derive(serde::Deserialize)]
+    struct Tagged<'a> {
+        v: Option<i64>,
+        #[serde(borrow)]
+        state: Option<&'a RawValue>,
+    }
+    let tagged: Tagged<'_> = serde_json::from_str(text?.get()).ok()?;
+    if tagged.v != Some(i64::from(S::SNAPSHOT_VERSION)) {
         return None;
     }
-    serde_json::from_value(wrapper.remove("state")?).ok()
+    serde_json::from_str(tagged.state?.get()).ok()
+}
+
+/// A stream row's snapshot column as text, if it is at the row's version.
+pub(crate) fn snapshot_text(row: &Row) -> Result<Option<Box<RawValue>>, StoreError> {
+    let version: i64 = row.try_get("version")?;
+    let at: Option<i64> = row.try_get("snapshot_version")?;
+    let text: Option<Json<Box<RawValue>>> = row.try_get("snapshot")?;
+    Ok(text.map(|t| t.0).filter(|_| at == Some(version)))
 }
 
 /// Events read per page when a stream is folded.
@@ -104,17 +125,16 @@ impl Store {
                 out.push(None);
                 continue;
             };
-            let head = crate::append::decode_head(&row)?;
-            if head.version == 0 {
+            let version: i64 = row.try_get("version")?;
+            if version == 0 {
                 out.push(None);
                 continue;
             }
-            let usable = head.snapshot_version == Some(head.version);
-            let state = match decode_snapshot(head.snapshot.filter(|_| usable)) {
+            let state = match decode_snapshot(snapshot_text(&row)?.as_deref()) {
                 Some(state) => state,
-                None => fold(&client, &read_stream, stream, head.version).await?,
+                None => fold(&client, &read_stream, stream, version).await?,
             };
-            out.push(Some((head.version, state)));
+            out.push(Some((version, state)));
         }
         Ok(out)
     }

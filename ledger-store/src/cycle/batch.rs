@@ -441,7 +441,10 @@ fn world_booking<'w>(
 }
 
 /// The snapshot of a stream with a state (slot, booking, coupon) as the batch leaves it.
-fn snapshot_of(world: &World, stream: &StreamId) -> Result<Option<serde_json::Value>, StoreError> {
+fn snapshot_of(
+    world: &World,
+    stream: &StreamId,
+) -> Result<Option<Box<serde_json::value::RawValue>>, StoreError> {
     if !has_state(stream.category()) {
         return Ok(None);
     }

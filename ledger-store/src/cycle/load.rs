@@ -18,12 +18,12 @@ use ledger_core::domain::{
     MAX_LAPSED_CLAIMS_LOADED, MAX_LAPSED_RELEASES,
 };
 use ledger_core::{BookingId, Category, Hash, SlotId, StreamId};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{Row, Statement};
 
 use crate::outcome::{decode_outcome, DedupKey, KeyUse};
-use crate::snapshot::{decode_snapshot, fold};
+use crate::snapshot::{decode_snapshot, fold, snapshot_text};
 use crate::{sql, StoreError};
 
 /// The statements of the first round trip.
@@ -278,18 +278,16 @@ fn decode_key_use(row: &Row) -> Result<KeyUse, StoreError> {
     })
 }
 
-fn decode_locked(row: &Row) -> Result<(StreamId, Row0, Option<Value>), StoreError> {
-    let head = crate::append::decode_head(row)?;
-    let usable = head.snapshot_version == Some(head.version);
-    Ok((
-        head.stream_id,
-        Row0 {
-            version: head.version,
-            last_hash: head.last_hash,
-            wake_at: head.wake_at,
-        },
-        head.snapshot.filter(|_| usable),
-    ))
+fn decode_locked(row: &Row) -> Result<(StreamId, Row0, Option<Box<RawValue>>), StoreError> {
+    let id: &str = row.try_get("stream_id")?;
+    let stream = StreamId::parse(id).map_err(|e| corrupt(&format!("stream id {id:?}"), e))?;
+    let hash: &[u8] = row.try_get("last_hash")?;
+    let head = Row0 {
+        version: row.try_get("version")?,
+        last_hash: Hash::from_slice(hash).map_err(|e| corrupt("last hash", e))?,
+        wake_at: row.try_get("wake_at")?,
+    };
+    Ok((stream, head, snapshot_text(row)?))
 }
 
 impl Loaded {
@@ -300,7 +298,7 @@ impl Loaded {
         conn: &Object,
         st: &LoadStatements,
         stream: &StreamId,
-        snapshots: &mut BTreeMap<StreamId, Option<Value>>,
+        snapshots: &mut BTreeMap<StreamId, Option<Box<RawValue>>>,
     ) -> Result<S, StoreError> {
         let Some(row) = self.rows.get(stream) else {
             return Ok(S::default());
@@ -308,7 +306,7 @@ impl Loaded {
         if row.version == 0 {
             return Ok(S::default());
         }
-        if let Some(state) = decode_snapshot(snapshots.remove(stream).flatten()) {
+        if let Some(state) = decode_snapshot(snapshots.remove(stream).flatten().as_deref()) {
             return Ok(state);
         }
         let state = fold(conn, &st.read_stream, stream, row.version).await?;
