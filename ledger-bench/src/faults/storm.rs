@@ -134,7 +134,8 @@ pub async fn storm() -> anyhow::Result<FaultReport> {
     check_paid_once(&bench, &paid_ids).await?;
     let received = query_i64(
         &store,
-        "SELECT count(*) FROM events WHERE stream_id = 'provider-stripe' AND event_type = 'ProviderEventReceived'",
+        "SELECT count(*) FROM events WHERE stream_id LIKE 'provider-stripe-%' \
+         AND event_type = 'ProviderEventReceived'",
     )
     .await?;
     let keys = query_i64(
@@ -142,13 +143,23 @@ pub async fn storm() -> anyhow::Result<FaultReport> {
         "SELECT count(DISTINCT dedup_key) FROM events WHERE dedup_scope = 'stripe'",
     )
     .await?;
+    let shards = query_i64(
+        &store,
+        "SELECT count(DISTINCT stream_id) FROM events WHERE stream_id LIKE 'provider-stripe-%'",
+    )
+    .await?;
     check!(
         received == EVENTS as i64 && keys == EVENTS as i64,
         "provider log for stripe holds {received} ProviderEventReceived with {keys} distinct event ids, expected {EVENTS}"
     );
+    check!(
+        shards == i64::from(ledger_core::provider_log::LOG_SHARDS),
+        "{EVENTS} deliveries spread over {shards} log shards, expected all {}",
+        ledger_core::provider_log::LOG_SHARDS
+    );
     check_verify(&bench).await?;
     println!(
-        "{paid_events} BookingPaid, one per booking; {received} ProviderEventReceived in provider-stripe ({keys} distinct event ids); verify clean"
+        "{paid_events} BookingPaid, one per booking; {received} ProviderEventReceived in the {shards} provider-stripe-<n> shards ({keys} distinct event ids); verify clean"
     );
     service.stop().await?;
 
