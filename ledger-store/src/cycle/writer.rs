@@ -2,7 +2,8 @@
 //! runs what it finds queued as one batch (`batch::run`). A command goes to the writer of
 //! its routing stream, so every command on one hot stream — a flash sale's slot — lands in
 //! the same queue and commits with the others queued behind the running batch: one lock
-//! acquisition, one WAL flush for all of them. Nothing waits for a batch to fill: an idle
+//! acquisition, one WAL flush for all of them (with one writer, every command of the
+//! process shares it). Nothing waits for a batch to fill: an idle
 //! writer runs a lone command at once, so an idle stream adds no latency, and the batch
 //! size follows the load by itself (commands that arrive during a commit form the next).
 //!
@@ -20,11 +21,15 @@ use tokio::sync::mpsc;
 use super::{batch, Job};
 use crate::store::Counters;
 
-/// Writers per process: 8. A writer holds one connection while its batch runs, so this
-/// bounds the pool share of writes (the pool has 16) and the transactions a process has
-/// in flight at once; commands for different streams on one writer share a batch, which
-/// costs one commit for several instead of one each.
-pub const WRITER_SHARDS: usize = 8;
+/// Writers per process: 1. Measured against 2 and 8 (BENCHMARKS.md, "One writer"): every
+/// concurrent writing transaction inserts into the same right-most index pages (positions,
+/// UUID v7 event ids, transaction ids all grow), and the contention cost more than the
+/// parallelism gave — one writer spends ~30 % less CPU per booking over 1,000 slots, with
+/// the same throughput, and the same on a hot slot. Its batches grow with the load. The
+/// price: a batch that waits for a lock another replica holds delays this process's other
+/// writes, for at most `lock_timeout` (5 s). Raise it (and the routing below spreads the
+/// streams) where the database has the cores to spare.
+pub const WRITER_SHARDS: usize = 1;
 
 /// Most commands in one batch: 64. A batch is one transaction whose second round trip
 /// carries every command's rows (a booking's are three events, a hold row and an outcome,
