@@ -491,62 +491,77 @@ fn restore(world: &mut World, saved: Saved) {
     }
 }
 
-/// `slot_holds` rows to write: a folded slot's whole set, else what changed since load.
-fn hold_rows(loaded: &Loaded, world: &World) -> IndexWrites {
-    let row = |slot: &SlotId, booking: &BookingId, entry: &BookingSeats| IndexRow {
-        owner: slot.as_str().to_owned(),
-        booking_id: booking.as_uuid(),
-        detail: IndexDetail::Seats(i32::try_from(entry.seats()).unwrap_or(i32::MAX)),
-        expires_at: entry.expires_at(),
-    };
+/// One decision index's rows to write for `owners` (slots or coupons), each with its
+/// entries as decided and whether its state was rebuilt from events: a rebuilt owner's rows
+/// are all rewritten, any other owner's only where they differ from the rows `stored`.
+fn index_writes<'a, O: Ord + 'a, E: PartialEq + 'a>(
+    owners: impl Iterator<Item = (&'a O, &'a BTreeMap<BookingId, E>, bool)>,
+    stored: &BTreeMap<O, BTreeMap<BookingId, E>>,
+    name: impl Fn(&O) -> &str,
+    columns: impl Fn(&E) -> (IndexDetail, Option<DateTime<Utc>>),
+) -> IndexWrites {
     let mut writes = IndexWrites::default();
     let empty = BTreeMap::new();
-    for (slot, state) in &world.slots {
-        if loaded.rebuilt.contains(&slot.stream_id()) {
-            writes.clear.push(slot.as_str().to_owned());
-            let all = state.known().iter().map(|(b, e)| row(slot, b, e));
-            writes.upsert.extend(all);
+    for (owner, known, rebuilt) in owners {
+        let owner_name = name(owner);
+        let row = |booking: &BookingId, entry: &E| {
+            let (detail, expires_at) = columns(entry);
+            IndexRow {
+                owner: owner_name.to_owned(),
+                booking_id: booking.as_uuid(),
+                detail,
+                expires_at,
+            }
+        };
+        if rebuilt {
+            writes.clear.push(owner_name.to_owned());
+            writes.upsert.extend(known.iter().map(|(b, e)| row(b, e)));
             continue;
         }
-        let (upserts, deletes) =
-            changed_entries(loaded.holds.get(slot).unwrap_or(&empty), state.known());
+        let (upserts, deletes) = changed_entries(stored.get(owner).unwrap_or(&empty), known);
         writes
             .upsert
-            .extend(upserts.into_iter().map(|(b, e)| row(slot, b, e)));
+            .extend(upserts.into_iter().map(|(b, e)| row(b, e)));
         let gone = deletes
             .into_iter()
-            .map(|b| (slot.as_str().to_owned(), b.as_uuid()));
+            .map(|b| (owner_name.to_owned(), b.as_uuid()));
         writes.delete.extend(gone);
     }
     writes
 }
 
-/// `coupon_claims` rows to write, as [`hold_rows`].
+/// `slot_holds` rows to write.
+fn hold_rows(loaded: &Loaded, world: &World) -> IndexWrites {
+    let slots = world.slots.iter().map(|(slot, state)| {
+        let rebuilt = loaded.rebuilt.contains(&slot.stream_id());
+        (slot, state.known(), rebuilt)
+    });
+    index_writes(
+        slots,
+        &loaded.holds,
+        SlotId::as_str,
+        |entry: &BookingSeats| {
+            let seats = i32::try_from(entry.seats()).unwrap_or(i32::MAX);
+            (IndexDetail::Seats(seats), entry.expires_at())
+        },
+    )
+}
+
+/// `coupon_claims` rows to write.
 fn claim_rows(loaded: &Loaded, world: &World) -> IndexWrites {
-    let row = |code: &CouponCode, booking: &BookingId, claim: &Claim| IndexRow {
-        owner: code.as_str().to_owned(),
-        booking_id: booking.as_uuid(),
-        detail: IndexDetail::Customer(claim.customer.clone()),
-        expires_at: claim.expires_at,
-    };
-    let mut writes = IndexWrites::default();
-    let empty = BTreeMap::new();
-    for (code, state) in &world.coupons {
-        if loaded.rebuilt.contains(&code.stream_id()) {
-            writes.clear.push(code.as_str().to_owned());
-            let all = state.known().iter().map(|(b, c)| row(code, b, c));
-            writes.upsert.extend(all);
-            continue;
-        }
-        let (upserts, deletes) =
-            changed_entries(loaded.claims.get(code).unwrap_or(&empty), state.known());
-        writes
-            .upsert
-            .extend(upserts.into_iter().map(|(b, c)| row(code, b, c)));
-        let gone = deletes
-            .into_iter()
-            .map(|b| (code.as_str().to_owned(), b.as_uuid()));
-        writes.delete.extend(gone);
-    }
-    writes
+    let coupons = world.coupons.iter().map(|(code, state)| {
+        let rebuilt = loaded.rebuilt.contains(&code.stream_id());
+        (code, state.known(), rebuilt)
+    });
+    index_writes(
+        coupons,
+        &loaded.claims,
+        CouponCode::as_str,
+        |claim: &Claim| {
+            (
+                IndexDetail::Customer(claim.customer.clone()),
+                claim.expires_at,
+            )
+        },
+    )
 }
