@@ -231,20 +231,14 @@ pub(crate) async fn write_and_commit(
             .await
             .map(|counts| counts.into_iter().sum::<u64>())
     };
+    // Both indexes joined, not one after the other: every statement goes out on the first
+    // poll, before the COMMIT (awaiting the holds first would send the claims after it).
     let index = async {
-        let holds = write_index(
-            conn,
-            [&st.holds_clear, &st.holds_upsert, &st.holds_delete],
-            &holds,
-        )
-        .await?;
-        let claims = write_index(
-            conn,
-            [&st.claims_clear, &st.claims_upsert, &st.claims_delete],
-            &claims,
-        )
-        .await?;
-        Ok::<u64, tokio_postgres::Error>(holds + claims)
+        let (holds, claims) = tokio::join!(biased;
+            write_index(conn, [&st.holds_clear, &st.holds_upsert, &st.holds_delete], &holds),
+            write_index(conn, [&st.claims_clear, &st.claims_upsert, &st.claims_delete], &claims),
+        );
+        Ok::<u64, tokio_postgres::Error>(holds? + claims?)
     };
     let store_outcomes = insert_outcomes(conn, st, &outcomes);
     // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then

@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use ledger_core::domain::{
-    ChangeSlot, Cutoff, PlaceBooking, SlotChange, SlotEvent, SlotSpec, SlotState,
+    ChangeSlot, CouponCode, CouponSpec, Cutoff, Decide, Decision, Discount, IssueCoupon, Needs,
+    PlaceBooking, SlotChange, SlotEvent, SlotSpec, SlotState, World,
 };
 use ledger_core::{fingerprint, ActivityId, BookingId, Currency, Money, SlotId};
-use ledger_store::{Command, CommandKey, DedupKey, Executed, Reply, Store, StoreSettings};
+use ledger_store::{
+    Command, CommandKey, DedupKey, Executed, Reply, Store, StoreError, StoreSettings,
+    MAX_STREAMS_PER_LOCK,
+};
 use ledger_tests::app::spawn_app;
 use ledger_tests::fresh_db;
 use ledger_tests::proxy::CountingProxy;
@@ -58,7 +62,7 @@ async fn change(store: &Store, slot_id: &str, change: SlotChange) {
 
 /// A booking of `seats` on each of `slots` by `sub` under key `key`, as the HTTP handler
 /// builds it: 201 with the booking id, or the rejection's code with 409.
-fn booking(store: &Store, sub: &str, key: &str, slots: &[(&str, u32)]) -> Command<PlaceBooking> {
+fn booking(sub: &str, key: &str, slots: &[(&str, u32)]) -> Command<PlaceBooking> {
     let booking_id = BookingId::from_uuid(uuid::Uuid::now_v7());
     let items: Vec<(SlotId, u32)> = slots.iter().map(|(s, n)| (slot(s), *n)).collect();
     let body = json!({"items": slots.iter().map(|(s, n)| json!({"slot_id": s, "seats": n})).collect::<Vec<_>>()});
@@ -69,7 +73,6 @@ fn booking(store: &Store, sub: &str, key: &str, slots: &[(&str, u32)]) -> Comman
             items,
             coupon: None,
             expected_total: None,
-            now: store.clock().now(),
             hold_ttl: Duration::minutes(15),
         },
         key: Some(CommandKey {
@@ -208,11 +211,11 @@ async fn one_batch_keeps_each_command_its_own_outcome() {
     change(&store, "bx", SlotChange::Schedule(spec(3))).await;
     change(&store, "by", SlotChange::Schedule(spec(3))).await;
     change(&store, "by", SlotChange::Block("weather".into())).await;
-    let first = booking(&store, "ana", "k1", &[("bx", 1)]);
-    let again = booking(&store, "ana", "k1", &[("bx", 1)]);
-    let too_many = booking(&store, "bea", "k2", &[("bx", 5)]);
-    let both = booking(&store, "caro", "k3", &[("bx", 1), ("by", 1)]);
-    let last = booking(&store, "dani", "k4", &[("bx", 1)]);
+    let first = booking("ana", "k1", &[("bx", 1)]);
+    let again = booking("ana", "k1", &[("bx", 1)]);
+    let too_many = booking("bea", "k2", &[("bx", 5)]);
+    let both = booking("caro", "k3", &[("bx", 1), ("by", 1)]);
+    let last = booking("dani", "k4", &[("bx", 1)]);
     let (first_id, last_id) = (first.decision.booking_id, last.decision.booking_id);
     let (a, b, c, d, e) = tokio::join!(
         store.execute(first),
@@ -272,6 +275,62 @@ async fn one_batch_keeps_each_command_its_own_outcome() {
     );
 }
 
+/// A booking with a coupon changes both decision indexes: its `slot_holds` and
+/// `coupon_claims` rows are written in the transaction of its events (the same `xmin`),
+/// never after the COMMIT where another replica could lock the coupon and miss the claim.
+#[tokio::test]
+async fn a_coupon_bookings_index_rows_commit_with_its_events() {
+    let db = fresh_db().await;
+    let store = db.store();
+    let client = db.client().await;
+    change(&store, "cx", SlotChange::Schedule(spec(5))).await;
+    let code = CouponCode::parse("TXN10").unwrap();
+    let issue = Command {
+        decision: IssueCoupon {
+            spec: CouponSpec {
+                code: code.clone(),
+                discount: Discount::PercentOff(10),
+                max_claims: 5,
+                per_customer_limit: 1,
+                valid_from: chrono::DateTime::parse_from_rfc3339("2020-01-01T00:00:00Z")
+                    .unwrap()
+                    .to_utc(),
+                valid_until: chrono::DateTime::parse_from_rfc3339("2031-01-01T00:00:00Z")
+                    .unwrap()
+                    .to_utc(),
+            },
+        },
+        key: None,
+        metadata: json!({"source": "test"}),
+        render: None,
+    };
+    match store.execute(issue).await.unwrap() {
+        Executed::Decided { output, .. } => assert_eq!(output, Ok(true)),
+        other => panic!("{other:?}"),
+    }
+    let mut command = booking("ana", "k1", &[("cx", 2)]);
+    command.decision.coupon = Some(code);
+    let id = command.decision.booking_id;
+    assert_eq!(answer(store.execute(command).await.unwrap()).0, 201);
+    let xmin = |sql: &'static str| {
+        let client = &client;
+        async move {
+            let rows = client.query(sql, &[&id.as_uuid()]).await.unwrap();
+            rows.iter().map(|r| r.get(0)).collect::<Vec<String>>()
+        }
+    };
+    let events = xmin(
+        "SELECT DISTINCT xmin::text FROM events \
+         WHERE stream_id = 'booking-' || $1::uuid::text",
+    )
+    .await;
+    assert_eq!(events.len(), 1, "one transaction: {events:?}");
+    let holds = xmin("SELECT xmin::text FROM slot_holds WHERE booking_id = $1").await;
+    let claims = xmin("SELECT xmin::text FROM coupon_claims WHERE booking_id = $1").await;
+    assert_eq!(holds, events, "the hold row commits with the events");
+    assert_eq!(claims, events, "the claim row commits with the events");
+}
+
 /// Another replica commits a command under the same key as one command of a batch after
 /// the batch looked its keys up: the batch's commit hits the unique index, the batch is
 /// loaded and decided again, the colliding command replays the other replica's outcome and
@@ -310,9 +369,9 @@ async fn another_replicas_commit_on_one_key_does_not_fail_the_rest_of_the_batch(
         .unwrap();
     let batch = {
         let (p, k, i) = (
-            booking(&a, "ana", "pause", &[("ra", 1)]),
-            booking(&a, "ana", "shared", &[("ra", 1)]),
-            booking(&a, "ana", "innocent", &[("ra", 1)]),
+            booking("ana", "pause", &[("ra", 1)]),
+            booking("ana", "shared", &[("ra", 1)]),
+            booking("ana", "innocent", &[("ra", 1)]),
         );
         let a = a.clone();
         tokio::spawn(async move {
@@ -343,7 +402,7 @@ async fn another_replicas_commit_on_one_key_does_not_fail_the_rest_of_the_batch(
     }
     // Replica B: the same client key, on another slot, committed now.
     let theirs = answer(
-        b.execute(booking(&b, "ana", "shared", &[("rb", 2)]))
+        b.execute(booking("ana", "shared", &[("rb", 2)]))
             .await
             .unwrap(),
     );
@@ -379,7 +438,7 @@ async fn lapsed_holds_are_released_from_the_index_without_reading_the_slots_hist
         if i == 10 {
             app.clock.advance(Duration::minutes(10));
         }
-        let command = booking(&store, &format!("c{i}"), "k", &[("busy", 1)]);
+        let command = booking(&format!("c{i}"), "k", &[("busy", 1)]);
         let id = command.decision.booking_id;
         assert_eq!(answer(store.execute(command).await.unwrap()).0, 201);
         if i < 10 {
@@ -389,7 +448,7 @@ async fn lapsed_holds_are_released_from_the_index_without_reading_the_slots_hist
     // The first ten lapse; the other 240 run for 4 more minutes.
     app.clock.advance(Duration::minutes(6));
     let before = store.counters();
-    let command = booking(&store, "late", "k", &[("busy", 1)]);
+    let command = booking("late", "k", &[("busy", 1)]);
     assert_eq!(answer(store.execute(command).await.unwrap()).0, 201);
     let after = store.counters();
     assert_eq!(after.folds, before.folds, "no stream was folded");
@@ -440,13 +499,76 @@ async fn a_command_makes_two_round_trips() {
     change(&store, "rt", SlotChange::Schedule(spec(10))).await;
     // The first booking prepares the statements on the connection: not a steady cost.
     store
-        .execute(booking(&store, "ana", "warm", &[("rt", 1)]))
+        .execute(booking("ana", "warm", &[("rt", 1)]))
         .await
         .unwrap();
     proxy.reset();
     let executed = store
-        .execute(booking(&store, "ana", "measured", &[("rt", 1)]))
+        .execute(booking("ana", "measured", &[("rt", 1)]))
         .await;
     assert_eq!(answer(executed.unwrap()).0, 201);
     assert_eq!(proxy.flights(), 2, "lock and load, then append and commit");
+}
+
+/// A command that would lock more streams than one command may.
+struct LocksMany(Vec<SlotId>);
+
+impl Decide for LocksMany {
+    type Output = ();
+
+    fn needs(&self) -> Needs {
+        Needs {
+            slots: self.0.iter().cloned().collect(),
+            ..Needs::default()
+        }
+    }
+
+    fn decide(&self, _: &World, _: chrono::DateTime<chrono::Utc>) -> Decision<()> {
+        Decision::only(())
+    }
+}
+
+/// A booking naming 40 slots (a booking has at most `MAX_ITEMS`) is refused 422
+/// `invalid_seats` and stored under its key without locking any of them: it is answered
+/// while another transaction holds one of its slots locked. The store refuses a command
+/// that would lock more than `MAX_STREAMS_PER_LOCK` streams before it reaches a writer.
+#[tokio::test]
+async fn a_request_naming_many_slots_locks_none_of_them() {
+    let db = fresh_db().await;
+    let app = spawn_app(db.store()).await;
+    let store = app.state.store.clone();
+    change(&store, "s0", SlotChange::Schedule(spec(5))).await;
+    let holder = db.client().await;
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM streams WHERE stream_id = 'slot-s0' FOR UPDATE")
+        .await
+        .unwrap();
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let items: Vec<(&str, i64)> = names.iter().map(|s| (s.as_str(), 1)).collect();
+    let (status, problem) = book(&app, &customer(1), "many", &items).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (422, Some("invalid_seats")),
+        "{problem}"
+    );
+    let replayed = book(&app, &customer(1), "many", &items).await;
+    assert_eq!(replayed, (status, problem), "stored under its key");
+    holder.batch_execute("ROLLBACK").await.unwrap();
+
+    let slots = (0..=MAX_STREAMS_PER_LOCK).map(|i| slot(&format!("s{i}")));
+    let command = Command {
+        decision: LocksMany(slots.collect()),
+        key: None,
+        metadata: json!({"source": "test"}),
+        render: None,
+    };
+    match store.execute(command).await {
+        Err(StoreError::InvalidEvent(reason)) => {
+            assert!(reason.contains("at most 16"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    let (status, _) = book(&app, &customer(1), "one", &[("s0", 1)]).await;
+    assert_eq!(status, 201, "the writer serves the next command");
+    app.stop().await;
 }

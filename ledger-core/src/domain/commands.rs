@@ -15,7 +15,7 @@ use crate::domain::decision::{Decide, Decision, Fact, Needs, World};
 use crate::domain::payment::{
     apply_payment, payable, PaymentDecision, PaymentOutcome, PaymentReport, Provider,
 };
-use crate::domain::place::{place_booking, PlaceBooking};
+use crate::domain::place::{place_booking, validate_items, PlaceBooking};
 use crate::domain::pricing::Quote;
 use crate::domain::rejection::Rejection;
 use crate::domain::slot::{
@@ -30,6 +30,15 @@ impl Decide for PlaceBooking {
     type Output = Result<Quote, Rejection>;
 
     fn needs(&self) -> Needs {
+        // Items refused whatever the slots hold (too many, a slot twice, no seats) need
+        // nothing locked: the decision refuses them before it looks at a slot, and a
+        // request naming a thousand slots must not lock them first.
+        if validate_items(&self.items).is_err() {
+            return Needs {
+                new_booking: Some(self.booking_id),
+                ..Needs::default()
+            };
+        }
         Needs {
             slots: self.items.iter().map(|(slot, _)| slot.clone()).collect(),
             new_booking: Some(self.booking_id),
@@ -39,9 +48,9 @@ impl Decide for PlaceBooking {
         }
     }
 
-    fn decide(&self, world: &World, _now: DateTime<Utc>) -> Decision<Self::Output> {
+    fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<Self::Output> {
         let coupon = self.coupon.as_ref().and_then(|code| world.coupon(code));
-        let decided = place_booking(self, &world.slots, coupon);
+        let decided = place_booking(self, &world.slots, coupon, now);
         let mut facts = slot_facts(decided.slot_events);
         let booking = decided.booking_events.into_iter();
         facts.extend(booking.map(|e| Fact::Booking(self.booking_id, e)));

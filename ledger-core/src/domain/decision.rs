@@ -57,6 +57,14 @@ impl Needs {
             .chain(self.log.iter().cloned())
             .collect()
     }
+
+    /// How many streams [`Needs::locked_streams`] names.
+    pub fn lock_count(&self) -> usize {
+        self.slots.len()
+            + self.bookings.len()
+            + self.coupons.len()
+            + usize::from(self.log.is_some())
+    }
 }
 
 /// One event for one stream, as a decision returns it.

@@ -88,8 +88,6 @@ pub async fn place(
         items,
         coupon,
         expected_total,
-        // The store decides at its own clock reading, under the locks.
-        now: state.clock.now(),
         hold_ttl: state.hold_ttl,
     };
     let response = run(

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 
 pub(crate) use writer::Writers;
 
+use crate::append::MAX_STREAMS_PER_LOCK;
 use crate::outcome::{DedupKey, StoredOutcome};
 use crate::{Cursor, Store, StoreError};
 
@@ -181,6 +182,12 @@ impl Store {
             ));
         }
         let needs = command.decision.needs();
+        if needs.lock_count() > MAX_STREAMS_PER_LOCK {
+            return Err(StoreError::InvalidEvent(format!(
+                "a command locks at most {MAX_STREAMS_PER_LOCK} streams, not {}",
+                needs.lock_count()
+            )));
+        }
         let (answer, answered) = oneshot::channel();
         let job = Typed {
             command,

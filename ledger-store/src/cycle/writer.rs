@@ -126,11 +126,11 @@ async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, shared: Shared) {
                 None => return, // the store is gone
             },
         };
-        let mut streams = first.needs().locked_streams().len();
+        let mut streams = first.needs().lock_count();
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH_COMMANDS {
             let Ok(job) = queue.try_recv() else { break };
-            let more = job.needs().locked_streams().len();
+            let more = job.needs().lock_count();
             if streams + more > MAX_BATCH_STREAMS {
                 carried = Some(job);
                 break;

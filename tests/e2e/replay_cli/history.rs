@@ -104,11 +104,10 @@ pub async fn realistic(store: &Store, clock: &ManualClock) -> Realistic {
             items: vec![(slot.clone(), seats)],
             coupon: None,
             expected_total: None,
-            now: clock_now(clock),
             hold_ttl: Duration::minutes(15),
         };
         let slots = BTreeMap::from([(slot.clone(), slot_state.clone())]);
-        let decision = place_booking(&cmd, &slots, None);
+        let decision = place_booking(&cmd, &slots, None, clock_now(clock));
         decision.outcome.as_ref().expect("placed");
         let mut batch = AppendBatch::default();
         for (slot_id, events) in &decision.slot_events {

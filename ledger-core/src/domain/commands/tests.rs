@@ -39,7 +39,6 @@ fn place(n: u16, slots: &[(&str, u32)], coupon: bool) -> PlaceBooking {
         items: slots.iter().map(|(s, n)| (slot_id(s), *n)).collect(),
         coupon: coupon.then(code),
         expected_total: None,
-        now: now(),
         hold_ttl: Duration::minutes(15),
     }
 }
@@ -92,6 +91,34 @@ fn placing_needs_its_slots_its_new_stream_and_the_coupon_of_its_customer() {
         .map(|s| s.as_str().to_owned())
         .collect();
     assert_eq!(streams, ["slot-a", "slot-b", "coupon-VERANO10"]);
+}
+
+#[test]
+fn a_placement_refused_for_its_items_locks_nothing() {
+    let names: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
+    let many: Vec<(&str, u32)> = names.iter().map(|s| (s.as_str(), 1)).collect();
+    let cases = [
+        place(1, &many, true),
+        place(2, &[("a", 1), ("a", 1)], false),
+        place(3, &[("a", 0)], false),
+        place(4, &[], false),
+    ];
+    for command in cases {
+        let needs = command.needs();
+        assert_eq!(needs.lock_count(), 0, "{:?}", command.items);
+        assert!(needs.locked_streams().is_empty());
+        assert_eq!(needs.new_booking, Some(command.booking_id));
+        let decided = command.decide(&World::default(), now());
+        assert!(
+            matches!(decided.output, Err(Rejection::InvalidSeats(_))),
+            "{:?}",
+            decided.output
+        );
+        assert!(decided.facts.is_empty());
+    }
+    let valid = place(5, &[("a", 1), ("b", 2)], true).needs();
+    assert_eq!(valid.lock_count(), valid.locked_streams().len());
+    assert_eq!(valid.lock_count(), 3);
 }
 
 #[test]

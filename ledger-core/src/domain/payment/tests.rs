@@ -64,10 +64,9 @@ impl Fixture {
                 .collect(),
             coupon: coupon.then(|| CouponCode::parse("VERANO10").expect("code")),
             expected_total: None,
-            now: now(),
             hold_ttl: fifteen_minutes(),
         };
-        let decision = place_booking(&cmd, &fixture.slots, fixture.coupon.as_ref());
+        let decision = place_booking(&cmd, &fixture.slots, fixture.coupon.as_ref(), fixture.now);
         decision.outcome.as_ref().expect("placed");
         fixture.record(
             &decision.booking_events,

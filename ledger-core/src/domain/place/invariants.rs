@@ -217,10 +217,14 @@ impl World {
                 .then(|| self.coupon.state.spec.as_ref().map(|s| s.code.clone()))
                 .flatten(),
             expected_total: None,
-            now: self.now,
             hold_ttl: Duration::minutes(ttl_minutes),
         };
-        let decision = place_booking(&cmd, &self.slot_states(), Some(&self.coupon.state));
+        let decision = place_booking(
+            &cmd,
+            &self.slot_states(),
+            Some(&self.coupon.state),
+            self.now,
+        );
         for (slot, events) in &decision.slot_events {
             self.append_slot(slot, events);
         }

@@ -22,7 +22,6 @@ fn command(items: &[(&str, u32)]) -> PlaceBooking {
             .collect(),
         coupon: None,
         expected_total: None,
-        now: now(),
         hold_ttl: fifteen_minutes(),
     }
 }
@@ -73,6 +72,7 @@ fn a_booking_holds_seats_and_is_placed() {
         &command(&[("glaciar-0900", 2)]),
         &slots(&[("glaciar-0900", scheduled(glaciar(20)))]),
         None,
+        now(),
     );
     let expires = now() + fifteen_minutes();
     let quote = decision.outcome.clone().expect("placed");
@@ -116,6 +116,7 @@ fn a_two_slot_booking_with_the_second_slot_full_holds_nothing() {
         &command(&[("a", 1), ("b", 1)]),
         &slots(&[("a", scheduled(glaciar(20))), ("b", full)]),
         None,
+        now(),
     );
     assert_eq!(
         rejection(&decision),
@@ -153,6 +154,7 @@ fn expired_holds_are_released_whatever_the_outcome() {
         &command(&[("a", 4)]),
         &slots(&[("a", lapsed.clone())]),
         None,
+        now(),
     );
     assert_eq!(
         rejection(&decision),
@@ -164,7 +166,7 @@ fn expired_holds_are_released_whatever_the_outcome() {
     assert_eq!(decision.slot_events[&slot_id("a")], released);
     assert_nothing_held(&decision);
     // Accepted: the releases make the room, then the hold follows them.
-    let decision = place_booking(&command(&[("a", 3)]), &slots(&[("a", lapsed)]), None);
+    let decision = place_booking(&command(&[("a", 3)]), &slots(&[("a", lapsed)]), None, now());
     assert!(decision.outcome.is_ok());
     let events = &decision.slot_events[&slot_id("a")];
     assert_eq!(events[..2], released[..]);
@@ -178,6 +180,7 @@ fn releases_happen_on_every_slot_even_when_an_earlier_one_is_refused() {
         &command(&[("missing", 1), ("b", 1)]),
         &slots(&[("b", lapsed)]),
         None,
+        now(),
     );
     assert_eq!(rejection(&decision), Rejection::SlotNotFound);
     assert_eq!(decision.slot_events[&slot_id("b")].len(), 1);
@@ -195,14 +198,14 @@ fn items_are_checked_first() {
         vec![("a", MAX_SEATS_PER_ITEM + 1)],
         vec![("a", 1), ("a", 1)],
     ] {
-        let decision = place_booking(&command(&items), &known, None);
+        let decision = place_booking(&command(&items), &known, None, now());
         assert!(
             matches!(rejection(&decision), Rejection::InvalidSeats(_)),
             "{items:?}"
         );
         assert!(decision.slot_events.is_empty());
     }
-    let most = place_booking(&command(&[("a", MAX_SEATS_PER_ITEM)]), &known, None);
+    let most = place_booking(&command(&[("a", MAX_SEATS_PER_ITEM)]), &known, None, now());
     assert!(most.outcome.is_ok());
 }
 
@@ -216,24 +219,28 @@ fn slot_checks_come_in_order_not_found_blocked_cutoff_sold_out() {
         (blocked_and_full.clone(), Rejection::SlotBlocked),
     ];
     for (state, expected) in cases {
-        let decision = place_booking(&command(&[("a", 1)]), &slots(&[("a", state)]), None);
+        let decision = place_booking(&command(&[("a", 1)]), &slots(&[("a", state)]), None, now());
         assert_eq!(rejection(&decision), expected);
     }
-    let decision = place_booking(&command(&[("a", 1)]), &slots(&[]), None);
+    let decision = place_booking(&command(&[("a", 1)]), &slots(&[]), None, now());
     assert_eq!(rejection(&decision), Rejection::SlotNotFound);
 
-    let mut closed = command(&[("a", 1)]);
-    closed.now = at("2026-11-30T21:00:00Z");
+    let closed = command(&[("a", 1)]);
     let full = slots(&[("a", scheduled(glaciar(0)))]);
     assert_eq!(
-        rejection(&place_booking(&closed, &full, None)),
+        rejection(&place_booking(
+            &closed,
+            &full,
+            None,
+            at("2026-11-30T21:00:00Z")
+        )),
         Rejection::CutoffPassed {
             bookable_until: at("2026-11-30T21:00:00Z")
         }
     );
     let open = slots(&[("a", scheduled(glaciar(1)))]);
-    closed.now = at("2026-11-30T20:59:59Z");
-    assert!(place_booking(&closed, &open, None).outcome.is_ok());
+    let before = at("2026-11-30T20:59:59Z");
+    assert!(place_booking(&closed, &open, None, before).outcome.is_ok());
 }
 
 #[test]
@@ -241,7 +248,7 @@ fn the_first_failing_item_in_request_order_is_reported() {
     let mut blocked = scheduled(glaciar(5));
     blocked.blocked = true;
     let known = slots(&[("a", scheduled(glaciar(0))), ("b", blocked)]);
-    let decision = place_booking(&command(&[("b", 1), ("a", 1)]), &known, None);
+    let decision = place_booking(&command(&[("b", 1), ("a", 1)]), &known, None, now());
     assert_eq!(rejection(&decision), Rejection::SlotBlocked);
 }
 
@@ -254,6 +261,7 @@ fn a_coupon_is_claimed_with_the_booking() {
         &cmd,
         &slots(&[("a", scheduled(glaciar(20)))]),
         Some(&coupon(5)),
+        now(),
     );
     let quote = decision.outcome.clone().expect("placed");
     assert_eq!(
@@ -301,22 +309,22 @@ fn coupon_refusals_hold_nothing() {
         (Some(other), Rejection::CouponNotFound),
     ];
     for (state, expected) in cases {
-        let decision = place_booking(&cmd, &known, state.as_ref());
+        let decision = place_booking(&cmd, &known, state.as_ref(), now());
         assert_eq!(rejection(&decision), expected);
         assert_nothing_held(&decision);
     }
-    let decision = place_booking(&cmd, &known, Some(&taken));
+    let decision = place_booking(&cmd, &known, Some(&taken), now());
     assert!(matches!(
         rejection(&decision),
         Rejection::CouponExhausted(_)
     ));
     assert_nothing_held(&decision);
-    cmd.now = at("2027-03-01T00:00:00Z");
+    let march = at("2027-03-01T00:00:00Z");
     let mut late = known.clone();
     if let Some(spec) = late.get_mut(&slot_id("a")).and_then(|s| s.spec.as_mut()) {
         spec.starts_at = at("2027-06-01T00:00:00Z");
     }
-    let decision = place_booking(&cmd, &late, Some(&coupon(MAX_COUPON_CLAIMS)));
+    let decision = place_booking(&cmd, &late, Some(&coupon(MAX_COUPON_CLAIMS)), march);
     assert_eq!(rejection(&decision), Rejection::CouponExpired);
 }
 
@@ -325,7 +333,7 @@ fn a_different_expected_total_is_price_changed() {
     let known = slots(&[("a", scheduled(glaciar(20)))]);
     let mut cmd = command(&[("a", 2)]);
     cmd.expected_total = Some(pesos(8_100_000));
-    let decision = place_booking(&cmd, &known, None);
+    let decision = place_booking(&cmd, &known, None, now());
     assert_eq!(
         rejection(&decision),
         Rejection::PriceChanged {
@@ -335,7 +343,7 @@ fn a_different_expected_total_is_price_changed() {
     assert_nothing_held(&decision);
     cmd.expected_total = Some(Money::new(9_000_000, usd()).expect("money"));
     assert!(matches!(
-        rejection(&place_booking(&cmd, &known, None)),
+        rejection(&place_booking(&cmd, &known, None, now())),
         Rejection::PriceChanged { .. }
     ));
 }
@@ -347,7 +355,7 @@ fn slots_in_different_currencies_cannot_share_a_booking() {
         ..glaciar(20)
     };
     let known = slots(&[("a", scheduled(glaciar(20))), ("b", scheduled(dollars))]);
-    let decision = place_booking(&command(&[("a", 1), ("b", 1)]), &known, None);
+    let decision = place_booking(&command(&[("a", 1), ("b", 1)]), &known, None, now());
     assert_eq!(rejection(&decision), Rejection::CurrencyMismatch);
     assert_nothing_held(&decision);
 }
@@ -358,8 +366,7 @@ fn hold_ttl_is_clamped_and_cut_to_microseconds() {
     let expiry = |ttl: Duration, now: DateTime<Utc>| {
         let mut cmd = command(&[("a", 1)]);
         cmd.hold_ttl = ttl;
-        cmd.now = now;
-        match &place_booking(&cmd, &known, None).booking_events[..] {
+        match &place_booking(&cmd, &known, None, now).booking_events[..] {
             [BookingEvent::BookingPlaced {
                 hold_expires_at, ..
             }] => *hold_expires_at,

@@ -243,7 +243,6 @@ impl Ledger {
                     items,
                     coupon: coupon.then(code),
                     expected_total: None,
-                    now: self.now,
                     hold_ttl: Duration::minutes(*ttl_minutes),
                 };
                 self.run(&command);

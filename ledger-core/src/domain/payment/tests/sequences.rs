@@ -122,10 +122,9 @@ impl Fixture {
                     items: vec![(slot_id("a"), *seats)],
                     coupon: None,
                     expected_total: None,
-                    now: self.now,
                     hold_ttl: fifteen_minutes(),
                 };
-                let decision = place_booking(&cmd, &self.slots, None);
+                let decision = place_booking(&cmd, &self.slots, None, self.now);
                 self.record(&[], &decision.slot_events, &[]);
                 if *pays && decision.outcome.is_ok() {
                     let confirmed = SlotEvent::SeatsConfirmed {
