@@ -26,8 +26,8 @@ pub use booking::{
     CancellerRole, PlacedBooking,
 };
 pub use commands::{
-    BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, NoChange,
-    PayBooking, ReadBooking, Receive, RequestPayment, RequestedObject, SlotChange,
+    BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, PayBooking,
+    ReadBooking, Receive, RequestPayment, RequestedObject, SlotChange,
 };
 pub use coupon::{
     claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,
@@ -51,6 +51,6 @@ pub use pricing::{quote, Quote};
 pub use rejection::Rejection;
 pub use slot::{
     block_slot, parse_time_zone, release_expired_holds, release_hold, schedule_slot, unblock_slot,
-    BookingSeats, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_CAPACITY, MAX_LAPSED_RELEASES,
-    MAX_REASON_CHARS,
+    without_lapsed, BookingSeats, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_CAPACITY,
+    MAX_LAPSED_RELEASES, MAX_REASON_CHARS,
 };

@@ -6,7 +6,7 @@ use crate::outcome::StoredOutcome;
 
 /// What went wrong in the event store. `Display` never contains SQL, parameters or
 /// connection strings, so it is safe to log; it is still not meant for clients.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The dedup key (idempotency key or provider event id) was already applied. Nothing
     /// was written; `outcome` is the stored outcome of the first request, if it stored one.

@@ -19,7 +19,7 @@ use crate::domain::place::{place_booking, validate_items, PlaceBooking};
 use crate::domain::pricing::Quote;
 use crate::domain::rejection::Rejection;
 use crate::domain::slot::{
-    block_slot, release_expired_holds, release_hold, schedule_slot, unblock_slot, ReleaseReason,
+    block_slot, release_hold, schedule_slot, unblock_slot, without_lapsed, ReleaseReason,
     SlotEvent, SlotSpec,
 };
 use crate::ids::{BookingId, SlotId, StreamId};
@@ -143,10 +143,7 @@ impl Decide for CancelBooking {
         };
         let mut facts = Vec::new();
         for slot_id in &self.streams.slots {
-            let slot = world.slot(slot_id);
-            let mut events = release_expired_holds(slot, now);
-            let mut after = slot.clone();
-            events.iter().for_each(|e| after.apply(e));
+            let (mut events, after) = without_lapsed(world.slot(slot_id), now);
             events.extend(release_hold(&after, id, ReleaseReason::Cancelled));
             facts.extend(events.into_iter().map(|e| Fact::Slot(slot_id.clone(), e)));
         }
@@ -254,28 +251,6 @@ impl Ingested for ChangeSlot {
     }
 }
 
-/// A delivery that concerns nothing the ledger keeps: recorded, ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct NoChange;
-
-impl Decide for NoChange {
-    type Output = ();
-
-    fn needs(&self) -> Needs {
-        Needs::default()
-    }
-
-    fn decide(&self, _world: &World, _now: DateTime<Utc>) -> Decision<()> {
-        Decision::only(())
-    }
-}
-
-impl Ingested for NoChange {
-    fn ingest_outcome(_: &()) -> IngestOutcome {
-        IngestOutcome::Ignored
-    }
-}
-
 /// A verified provider delivery: `ProviderEventReceived` on its log stream, first, with the
 /// outcome of `change` (when there is one) and its facts after it.
 #[derive(Debug, Clone, PartialEq)]
@@ -350,9 +325,7 @@ impl Decide for ChangeSlot {
 
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<Self::Output> {
         let slot = world.slot(&self.slot_id);
-        let mut events = release_expired_holds(slot, now);
-        let mut released = slot.clone();
-        events.iter().for_each(|e| released.apply(e));
+        let (mut events, released) = without_lapsed(slot, now);
         let spec = || released.spec.clone().ok_or(Rejection::SlotNotFound);
         let changed = match &self.change {
             SlotChange::Schedule(spec) => schedule_slot(&released, spec.clone()),

@@ -13,7 +13,7 @@ use crate::domain::booking::{BookingEvent, BookingItem};
 use crate::domain::coupon::{claim_coupon, CouponCode, CouponEvent, CouponState, Discount};
 use crate::domain::pricing::{quote, Quote};
 use crate::domain::rejection::Rejection;
-use crate::domain::slot::{release_expired_holds, SlotEvent, SlotState};
+use crate::domain::slot::{without_lapsed, SlotEvent, SlotState};
 use crate::ids::{BookingId, SlotId};
 use crate::money::Money;
 
@@ -92,13 +92,9 @@ pub fn place_booking(
         let Some(state) = slots.get(slot_id) else {
             continue;
         };
-        let releases = release_expired_holds(state, now);
-        if releases.is_empty() {
-            current.insert(slot_id, Cow::Borrowed(state));
-        } else {
-            let mut released = state.clone();
-            releases.iter().for_each(|event| released.apply(event));
-            current.insert(slot_id, Cow::Owned(released));
+        let (releases, released) = without_lapsed(state, now);
+        current.insert(slot_id, released);
+        if !releases.is_empty() {
             slot_events.insert(slot_id.clone(), releases);
         }
     }

@@ -16,7 +16,9 @@ use crate::money::Money;
 
 mod decide;
 
-pub use decide::{block_slot, release_expired_holds, release_hold, schedule_slot, unblock_slot};
+pub use decide::{
+    block_slot, release_expired_holds, release_hold, schedule_slot, unblock_slot, without_lapsed,
+};
 
 /// Largest capacity of one slot: 10 000 seats. Larger tours are not slots but events with
 /// their own ticketing; the bound also keeps seat sums far from `u32` overflow.

@@ -67,9 +67,9 @@ pub(super) async fn run(shared: &Shared, jobs: Vec<Box<dyn Job>>) {
             }
             Err(Attempt::Raced(constraint)) => {
                 let e = StoreError::Unavailable(format!("commit kept racing on {constraint}"));
-                break leaders.iter().map(|_| Err(same(&e))).collect();
+                break leaders.iter().map(|_| Err(e.clone())).collect();
             }
-            Err(Attempt::Failed(e)) => break leaders.iter().map(|_| Err(same(&e))).collect(),
+            Err(Attempt::Failed(e)) => break leaders.iter().map(|_| Err(e.clone())).collect(),
         }
     };
     for (i, job) in followers {
@@ -100,29 +100,7 @@ fn follow(
         Ok(Finished::Replayed(stored)) => Ok(Finished::Replayed(stored.clone())),
         Ok(Finished::Duplicate) => Ok(Finished::Duplicate),
         Ok(Finished::KeyUsedWithoutOutcome) => Ok(Finished::KeyUsedWithoutOutcome),
-        Err(e) => Err(same(e)),
-    }
-}
-
-/// The same error again, for every command a failure concerns.
-fn same(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Duplicate { outcome } => StoreError::Duplicate {
-            outcome: outcome.clone(),
-        },
-        StoreError::Conflict {
-            stream_id,
-            expected,
-            actual,
-        } => StoreError::Conflict {
-            stream_id: stream_id.clone(),
-            expected: *expected,
-            actual: *actual,
-        },
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
-        StoreError::InvalidEvent(m) => StoreError::InvalidEvent(m.clone()),
-        StoreError::Database(m) => StoreError::Database(m.clone()),
+        Err(e) => Err(e.clone()),
     }
 }
 

@@ -24,7 +24,7 @@ use std::path::Path;
 
 use indicatif::ProgressBar;
 use ledger_core::{
-    BookingEvent, BookingState, BookingStatus, Category, DomainEvent, Hash, RecordedEvent, StreamId,
+    BookingEvent, BookingState, Category, DomainEvent, Hash, RecordedEvent, StreamId,
 };
 use ledger_store::export::{
     ExportedDedup, ImportStart, ImportTx, ImportedStream, MAX_IMPORT_BATCH,
@@ -164,18 +164,6 @@ fn fold_booking(booking: &mut Option<BookingState>, event: &RecordedEvent) {
     }
 }
 
-/// The sweeper's wake time of an imported stream: a booking still awaiting payment wakes
-/// at its hold's expiry (as `ledger-http` sets it when placing); anything else never.
-fn wake_at(seen: &StreamSeen) -> Option<chrono::DateTime<chrono::Utc>> {
-    let state = seen.booking.as_ref()?;
-    let placed = state.placed.as_ref()?;
-    matches!(
-        state.status,
-        BookingStatus::Held | BookingStatus::PartiallyPaid
-    )
-    .then_some(placed.hold_expires_at)
-}
-
 async fn insert_streams(
     tx: &mut ImportTx,
     streams: &BTreeMap<StreamId, StreamSeen>,
@@ -186,7 +174,7 @@ async fn insert_streams(
             stream_id: stream_id.clone(),
             version: seen.chain.version(),
             last_hash: seen.chain.last_hash(),
-            wake_at: wake_at(seen),
+            wake_at: seen.booking.as_ref().and_then(ledger_core::domain::wake_at),
         })
         .collect();
     for chunk in rows.chunks(MAX_IMPORT_BATCH) {

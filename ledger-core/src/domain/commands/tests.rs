@@ -293,7 +293,7 @@ fn a_delivery_is_recorded_first_with_the_outcome_of_its_change() {
         other => panic!("the record comes first, not {other:?}"),
     }
     assert_eq!(world.booking(&booking_id(1)).status, BookingStatus::Paid);
-    let ignored = Receive::<NoChange> {
+    let ignored = Receive::<PayBooking> {
         log,
         record,
         change: None,

@@ -2,6 +2,8 @@
 //! releases (expired holds at a given time, or one booking's hold and confirmed seats).
 //! Every rule about these commands lives here; `SlotState::apply` only records the outcome.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 use super::{BookingSeats, ReleaseReason, SlotEvent, SlotSpec, SlotState, MAX_REASON_CHARS};
@@ -94,6 +96,21 @@ pub fn release_expired_holds(state: &SlotState, now: DateTime<Utc>) -> Vec<SlotE
             reason: ReleaseReason::Expired,
         })
         .collect()
+}
+
+/// [`release_expired_holds`] and the state after those releases: the state itself
+/// (borrowed) when nothing lapsed, which is the common case.
+pub fn without_lapsed(
+    state: &SlotState,
+    now: DateTime<Utc>,
+) -> (Vec<SlotEvent>, Cow<'_, SlotState>) {
+    let releases = release_expired_holds(state, now);
+    if releases.is_empty() {
+        return (releases, Cow::Borrowed(state));
+    }
+    let mut released = state.clone();
+    releases.iter().for_each(|event| released.apply(event));
+    (releases, Cow::Owned(released))
 }
 
 /// Releases one booking's seats on the slot: its hold (`HoldReleased`) or its confirmed
