@@ -35,6 +35,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Dropping it stops the cluster and removes the folder.
 pub struct Bench {
     cluster: Option<EmbeddedCluster>,
+    /// A database of someone else's (the HA formation of `failover`): its connection
+    /// settings and URL, used instead of a private cluster's.
+    external: Option<(PgConfig, String)>,
     options: ClusterOptions,
     keys: DevKeys,
 }
@@ -47,7 +50,11 @@ impl Bench {
         if dir.exists() {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
-        let options = ClusterOptions { dir, durability };
+        let options = ClusterOptions {
+            dir,
+            durability,
+            settings: Vec::new(),
+        };
         let cluster = start_cluster(options.clone()).await?;
         bootstrap::ensure_database(&cluster.pg_config("postgres"), DB).await?;
         ledger_store::migrate(&cluster.pg_config(DB)).await?;
@@ -67,6 +74,7 @@ impl Bench {
         }
         let mut bench = Bench {
             cluster: Some(cluster),
+            external: None,
             options,
             keys,
         };
@@ -141,12 +149,43 @@ impl Bench {
         self.cluster.as_ref().expect("the bench cluster is running")
     }
 
+    /// A bench on a database that runs elsewhere (`url` names database `ledger`), migrated
+    /// here; logs and keys under `.ledger/bench-<pid>-<label>`.
+    pub async fn external(label: &str, url: &str) -> anyhow::Result<Bench> {
+        let dir = std::env::current_dir()?
+            .join(".ledger")
+            .join(format!("bench-{}-{label}", std::process::id()));
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        let pg: PgConfig = url.parse().context("the external database's URL")?;
+        ledger_store::migrate(&pg).await?;
+        let keys = DevKeys::load_or_create(&dir.join("keys"))?;
+        Ok(Bench {
+            cluster: None,
+            external: Some((pg, url.to_owned())),
+            options: ClusterOptions {
+                dir,
+                durability: Durability::Durable,
+                settings: Vec::new(),
+            },
+            keys,
+        })
+    }
+
     pub fn pg_config(&self, dbname: &str) -> PgConfig {
-        self.cluster().pg_config(dbname)
+        match &self.external {
+            Some((pg, _)) => pg.clone(),
+            None => self.cluster().pg_config(dbname),
+        }
     }
 
     /// A libpq key/value connection string for `dbname` (the socket folder has no spaces).
     pub fn database_url(&self, dbname: &str) -> String {
+        if let Some((_, url)) = &self.external {
+            return url.clone();
+        }
         format!(
             "host={} port={} user={} dbname={dbname}",
             self.options.dir.display(),

@@ -7,7 +7,8 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 use ledger_store::bootstrap::DatabaseSource;
-use ledger_store::{PgConfig, StoreSettings};
+use ledger_store::tls::{parse_database_url, TlsError};
+use ledger_store::StoreSettings;
 
 use crate::auth::{AuthSettings, JwksSource};
 use crate::secrets::{secret, Secret};
@@ -115,13 +116,26 @@ impl Settings {
         let database = match get("DATABASE_URL")? {
             // The parser's message could quote part of the URL, password included: not shown.
             Some(url) => {
-                let pg = PgConfig::from_str(url.trim()).map_err(|_| {
-                    invalid(
+                let (pg, tls) = parse_database_url(url.trim()).map_err(|e| match e {
+                    // Names the option, never the string (it may hold a password).
+                    TlsError::Mode(_) => invalid(
+                        "DATABASE_URL",
+                        "sslmode must be disable, prefer, require, verify-ca or verify-full",
+                    ),
+                    _ => invalid(
                         "DATABASE_URL",
                         "not a valid PostgreSQL connection string or URL",
+                    ),
+                })?;
+                // A root certificate that cannot be read is a start-up error, not a 503 later.
+                tls.connector().map_err(|_| {
+                    invalid(
+                        "DATABASE_URL",
+                        "sslrootcert cannot be read as PEM certificates (for verify-ca, \
+                         verify-full, or require with sslrootcert)",
                     )
                 })?;
-                DatabaseSource::Url(Box::new(pg))
+                DatabaseSource::Url(Box::new(pg), tls)
             }
             None => DatabaseSource::Embedded {
                 dir: data_dir.join("pg"),
@@ -512,6 +526,6 @@ mod tests {
     #[test]
     fn accepts_a_database_url() {
         let s = settings(&[("DATABASE_URL", "postgres://ledger@localhost:5432/ledger")]).unwrap();
-        assert!(matches!(s.database, DatabaseSource::Url(_)));
+        assert!(matches!(s.database, DatabaseSource::Url(..)));
     }
 }

@@ -2,6 +2,7 @@
 //! Handlers parse requests into core types and call the store; no SQL lives here.
 
 pub mod auth;
+pub mod background;
 pub mod commands;
 pub mod config;
 pub mod demo;

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use ledger_http::auth::Authenticator;
-use ledger_http::{demo, outbox, sweeper, telemetry, AppState, Application, Settings};
+use ledger_http::{background, demo, telemetry, AppState, Application, Settings};
 use ledger_store::bootstrap;
 
 /// The allocator: a request allocates many small JSON values; glibc's malloc spent ~7 % of
@@ -84,16 +84,9 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     }
     let engine = projections::Engine::new(state.store.clone());
     engine.ensure().await.context("building the read models")?;
-    let projector = actix_web::rt::spawn(ledger_http::projector::run(
-        state.clone(),
-        ledger_http::projector::POLL_INTERVAL,
-    ));
-    let sweeper = actix_web::rt::spawn(sweeper::run(state.clone()));
-    let outbox = actix_web::rt::spawn(outbox::run(state, outbox::OutboxSettings::default()));
+    let jobs = background::spawn(&state);
     let served = app.run_until_stopped().await;
-    sweeper.abort();
-    projector.abort();
-    outbox.abort();
+    jobs.iter().for_each(|job| job.abort());
     db.store.close();
     // Stopping the private cluster blocks until it has shut down.
     tokio::task::spawn_blocking(move || drop(db)).await?;

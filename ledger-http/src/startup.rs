@@ -17,8 +17,9 @@ use crate::config::Providers;
 use crate::metrics::Metrics;
 use crate::{extract, middleware, routes};
 
-/// Requests in flight get this long to finish on shutdown.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Requests in flight get this long to finish on shutdown: under the 30 s an orchestrator
+/// (Kubernetes' default grace period) waits before it kills the process.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// Shared by every worker.
 #[derive(Clone)]

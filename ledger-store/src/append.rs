@@ -118,6 +118,7 @@ pub struct LockedStreams {
     select_outcome: Statement,
     heads: Vec<StreamHead>,
     clock: Arc<dyn Clock>,
+    commit_deadline: std::time::Duration,
 }
 
 impl Drop for LockedStreams {
@@ -175,6 +176,7 @@ impl Store {
             select_outcome,
             heads: Vec::with_capacity(ids.len()),
             clock: self.clock().clone(),
+            commit_deadline: self.commit_deadline(),
         };
         let names: Vec<&str> = ids.iter().map(StreamId::as_str).collect();
         let categories: Vec<&str> = ids.iter().map(|s| s.category().as_str()).collect();
@@ -255,15 +257,16 @@ impl LockedStreams {
                 return Err(e);
             }
         };
-        match write_and_commit(self.conn(), &self.statements, writes).await {
+        match write_and_commit(self.conn(), &self.statements, writes, self.commit_deadline).await {
             Ok(committed) => {
                 self.release();
                 Ok(committed)
             }
             Err(CommitError::Unique("events_dedup_key" | "command_outcomes_pkey")) => {
-                let found = self.find_outcome(batch.dedup.as_ref()).await;
+                // On an error the connection is dropped with `self`, not pooled.
+                let found = self.find_outcome(batch.dedup.as_ref()).await?;
                 self.release();
-                Err(StoreError::Duplicate { outcome: found? })
+                Err(StoreError::Duplicate { outcome: found })
             }
             Err(CommitError::Unique(name)) => {
                 self.release();
@@ -287,6 +290,8 @@ impl LockedStreams {
             .conn()
             .query_opt(&self.select_outcome, &[&d.scope(), &d.key()])
             .await?;
+        // The answer is the other commit's: only once the standby has it.
+        crate::commit::witness(self.conn(), self.commit_deadline).await?;
         row.as_ref().map(crate::outcome::decode_outcome).transpose()
     }
 }

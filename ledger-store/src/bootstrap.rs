@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::embedded::{ClusterOptions, Durability, EmbeddedCluster, EmbeddedError};
-use crate::{connect_one, migrate, PgConfig, Store, StoreError, StoreSettings};
+use crate::tls::Tls;
+use crate::{connect_one, PgConfig, Store, StoreError, StoreSettings};
 
 /// Name of the database inside the private cluster.
 pub const EMBEDDED_DATABASE: &str = "ledger";
@@ -12,8 +13,9 @@ pub const EMBEDDED_DATABASE: &str = "ledger";
 /// Where the ledger lives.
 #[derive(Debug, Clone)]
 pub enum DatabaseSource {
-    /// `DATABASE_URL`: an existing server.
-    Url(Box<PgConfig>),
+    /// `DATABASE_URL`: an existing server, with its TLS policy
+    /// ([`crate::tls::parse_database_url`]).
+    Url(Box<PgConfig>, Tls),
     /// The private cluster in `dir` (normally `.ledger/pg`).
     Embedded { dir: PathBuf },
 }
@@ -66,22 +68,28 @@ pub async fn open(
     source: DatabaseSource,
     settings: &StoreSettings,
 ) -> Result<OpenDatabase, OpenError> {
-    let (pg, cluster) = match source {
-        DatabaseSource::Url(pg) => (*pg, None),
+    let (pg, tls, cluster) = match source {
+        DatabaseSource::Url(pg, tls) => (*pg, tls, None),
         DatabaseSource::Embedded { dir } => {
             let opts = ClusterOptions {
                 dir,
                 durability: Durability::Durable,
+                settings: Vec::new(),
             };
             let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
                 .await
                 .map_err(|e| StoreError::Unavailable(format!("cluster start-up: {e}")))??;
             ensure_database(&cluster.pg_config("postgres"), EMBEDDED_DATABASE).await?;
-            (cluster.pg_config(EMBEDDED_DATABASE), Some(cluster))
+            let pg = cluster.pg_config(EMBEDDED_DATABASE);
+            (pg, Tls::default(), Some(cluster))
         }
     };
-    migrate(&pg).await?;
-    let store = Store::connect(pg.clone(), settings)?;
+    crate::migrate_with(&pg, &tls).await?;
+    let settings = StoreSettings {
+        tls,
+        ..settings.clone()
+    };
+    let store = Store::connect(pg.clone(), &settings)?;
     store.ping().await?;
     Ok(OpenDatabase { store, pg, cluster })
 }

@@ -4,6 +4,7 @@
 //! Used by the command cycle (`cycle`) and by the plain append API (`append`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Object;
@@ -86,6 +87,14 @@ pub(crate) struct Writes {
     pub holds: IndexWrites,
     pub claims: IndexWrites,
     pub outcomes: Vec<OutcomeRow>,
+    /// Some answer of this transaction rests on an earlier commit (a replayed outcome, a
+    /// provider's duplicate): the transaction writes a WAL record ([`sql::TAKE_XID`]), so
+    /// that its COMMIT waits for the synchronous standby like any write, and that wait
+    /// covers the earlier commit. Without it a replay could be answered from a commit that
+    /// only this node has (crash recovery makes commits visible that never reached the
+    /// standby; a failover then loses them). The row locks of a batch write WAL already;
+    /// this keeps the rule from resting on that.
+    pub witness: bool,
 }
 
 /// The statements of the second round trip, prepared once per connection.
@@ -170,6 +179,7 @@ pub(crate) async fn write_and_commit(
     conn: &Object,
     st: &CommitStatements,
     writes: Writes,
+    deadline: Duration,
 ) -> Result<Committed, CommitError> {
     let Writes {
         events,
@@ -178,6 +188,7 @@ pub(crate) async fn write_and_commit(
         holds,
         claims,
         outcomes,
+        witness,
     } = writes;
     let inserts: Vec<&HeadWrite> = heads.iter().filter(|h| h.insert).collect();
     let updates: Vec<&HeadWrite> = heads.iter().filter(|h| !h.insert).collect();
@@ -240,7 +251,17 @@ pub(crate) async fn write_and_commit(
         );
         Ok::<u64, tokio_postgres::Error>(holds? + claims?)
     };
-    let store_outcomes = insert_outcomes(conn, st, &outcomes);
+    // Joined like the indexes: both statements go out before the COMMIT.
+    let store_outcomes = async {
+        let take_xid = async {
+            match witness {
+                true => conn.batch_execute(sql::TAKE_XID).await,
+                false => Ok(()),
+            }
+        };
+        let (took, stored) = tokio::join!(biased; take_xid, insert_outcomes(conn, st, &outcomes));
+        took.and(stored)
+    };
     // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then
     // rolls back. A statement that fails on our side (a parameter that does not encode)
     // is never sent and aborts nothing, so COMMIT must not follow it: such a failure
@@ -255,7 +276,13 @@ pub(crate) async fn write_and_commit(
         } else {
             "COMMIT"
         };
-        conn.batch_execute(sql).await.map(|()| sql == "COMMIT")
+        // See `StoreSettings::commit_deadline`: no answer in time is no acknowledgement.
+        match tokio::time::timeout(deadline, conn.batch_execute(sql)).await {
+            Ok(done) => done.map(|()| sql == "COMMIT").map_err(StoreError::from),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the commit was not confirmed within {deadline:?}; it may have landed"
+            ))),
+        }
     };
     // `biased`: polled in this order, so requests are sent in this order (stream rows
     // before the events that reference them).
@@ -281,8 +308,7 @@ pub(crate) async fn write_and_commit(
     // connection's state is unknown and it must not go back to the pool.
     let (committed, ended) = match ended {
         Ok(committed) => (committed, true),
-        Err(e) => {
-            let error = StoreError::from(e);
+        Err(error) => {
             return Err(CommitError::Failed {
                 error: first_error.map_or(error, StoreError::from_statement),
                 reusable: false,
@@ -486,4 +512,17 @@ fn finish(mut events: Vec<RecordedEvent>, rows: Vec<Row>) -> Result<Committed, S
         );
     }
     Ok(Committed { events, cursor })
+}
+
+/// Returns once everything committed before it is on the synchronous standby (a
+/// transaction of its own that takes an id: see [`Writes::witness`]), within `deadline`.
+/// For answers that rest on an earlier commit and write nothing themselves. On an error the
+/// connection's state is unknown: the caller must not return it to the pool.
+pub(crate) async fn witness(conn: &Object, deadline: Duration) -> Result<(), StoreError> {
+    match tokio::time::timeout(deadline, conn.batch_execute(sql::WITNESS)).await {
+        Ok(done) => Ok(done?),
+        Err(_) => Err(StoreError::Unavailable(format!(
+            "the standby did not confirm within {deadline:?}"
+        ))),
+    }
 }

@@ -18,6 +18,7 @@ mod cycle;
 pub mod embedded;
 mod error;
 pub mod export;
+pub mod lease;
 mod migrate;
 pub mod outbox;
 mod outcome;
@@ -26,6 +27,7 @@ mod read;
 mod snapshot;
 mod sql;
 mod store;
+pub mod tls;
 
 pub use append::{
     AppendBatch, ExpectedVersion, LockedStreams, NewEvent, OutcomeToStore, StreamAppend,
@@ -36,7 +38,10 @@ pub use commit::Committed;
 pub use cursor::{Cursor, CursorError};
 pub use cycle::{Command, CommandKey, Executed, Render, Reply};
 pub use error::StoreError;
-pub use migrate::{connect_one, latest_version, migrate, migrate_to};
+pub use lease::{Job, Lease};
+pub use migrate::{
+    connect_one, connect_one_with, latest_version, migrate, migrate_to, migrate_with,
+};
 pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_STATUS};
 pub use read::{
     FeedEvent, FeedMark, FeedPage, FoldEvent, FoldPage, FoldRows, MarkPage, MAX_PAGE_EVENTS,

@@ -1,8 +1,7 @@
 //! Schema migrations: the SQL files of `migrations/`, embedded at build time and applied
 //! with refinery under an advisory lock, so replicas starting together apply them once.
 
-use tokio_postgres::NoTls;
-
+use crate::tls::Tls;
 use crate::StoreError;
 
 mod embedded {
@@ -12,17 +11,45 @@ mod embedded {
 /// Advisory lock key held while migrating ("ledger" in ASCII).
 const MIGRATION_LOCK_KEY: i64 = 0x6c65_6467_6572;
 
-/// Opens one connection and runs it on this runtime until the returned client is dropped.
+/// Opens one connection and runs it on this runtime until the returned client is dropped
+/// (TLS as `sslmode=prefer`: see [`connect_one_with`]).
 pub async fn connect_one(
     pg: &tokio_postgres::Config,
 ) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = pg.connect(NoTls).await?;
+    connect_one_with(pg, &Tls::default()).await
+}
+
+/// [`connect_one`] with this TLS policy.
+pub async fn connect_one_with(
+    pg: &tokio_postgres::Config,
+    tls: &Tls,
+) -> Result<tokio_postgres::Client, StoreError> {
+    let client = if crate::tls::sockets_only(pg) {
+        let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+        spawn(connection);
+        client
+    } else {
+        let connector = tls
+            .connector()
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        let (client, connection) = pg.connect(connector).await?;
+        spawn(connection);
+        client
+    };
+    Ok(client)
+}
+
+/// Runs a connection on this runtime until its client is dropped.
+fn spawn<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::debug!(error = %StoreError::from(e), "database connection ended");
         }
     });
-    Ok(client)
 }
 
 /// The newest migration version this build carries.
@@ -37,20 +64,26 @@ pub fn latest_version() -> i64 {
 
 /// Applies every pending migration. Returns the versions applied now.
 pub async fn migrate(pg: &tokio_postgres::Config) -> Result<Vec<i64>, StoreError> {
-    migrate_up_to(pg, None).await
+    migrate_up_to(pg, &Tls::default(), None).await
+}
+
+/// [`migrate`] with this TLS policy.
+pub async fn migrate_with(pg: &tokio_postgres::Config, tls: &Tls) -> Result<Vec<i64>, StoreError> {
+    migrate_up_to(pg, tls, None).await
 }
 
 /// Applies the pending migrations up to `version` only: a database as an older build
 /// left it (upgrade tests).
 pub async fn migrate_to(pg: &tokio_postgres::Config, version: u32) -> Result<Vec<i64>, StoreError> {
-    migrate_up_to(pg, Some(version)).await
+    migrate_up_to(pg, &Tls::default(), Some(version)).await
 }
 
 async fn migrate_up_to(
     pg: &tokio_postgres::Config,
+    tls: &Tls,
     version: Option<u32>,
 ) -> Result<Vec<i64>, StoreError> {
-    let mut client = connect_one(pg).await?;
+    let mut client = connect_one_with(pg, tls).await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;

@@ -402,8 +402,28 @@ impl Store {
             .try_get(0)?)
     }
 
+    /// [`Store::count_after`], but counting no further than `limit`.
+    pub async fn count_after_at_most(&self, after: Cursor, limit: i64) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::COUNT_AFTER_AT_MOST).await?;
+        let tx = after.tx_id().to_string();
+        Ok(client
+            .query_one(&stmt, &[&tx, &after.position(), &limit])
+            .await?
+            .try_get(0)?)
+    }
+
+    /// Whether the database takes writes here (the primary, not a standby or a read-only
+    /// server): after a failover the pool may still reach the old node for a moment.
+    pub async fn is_writable_primary(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let stmt = client.prepare_cached(sql::IS_WRITABLE_PRIMARY).await?;
+        Ok(client.query_one(&stmt, &[]).await?.try_get(0)?)
+    }
+
     /// What a client command's key was used for: its stored outcome, nothing, or (in an
-    /// imported ledger) events without an outcome. One statement.
+    /// imported ledger) events without an outcome. One statement; a used key then waits
+    /// until the synchronous standby has its commit (the answer rests on it).
     pub async fn key_use(&self, dedup: &DedupKey) -> Result<KeyUse, StoreError> {
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql::SELECT_KEY_USE).await?;
@@ -411,13 +431,18 @@ impl Store {
             .query_one(&stmt, &[&dedup.scope(), &dedup.key()])
             .await?;
         let status: Option<i16> = row.try_get("status")?;
-        if status.is_some() {
-            return Ok(KeyUse::Stored(decode_outcome(&row)?));
-        }
-        Ok(if row.try_get("in_events")? {
+        let used = if status.is_some() {
+            KeyUse::Stored(decode_outcome(&row)?)
+        } else if row.try_get("in_events")? {
             KeyUse::UsedWithoutOutcome
         } else {
-            KeyUse::Unused
-        })
+            return Ok(KeyUse::Unused);
+        };
+        // The answer will rest on that commit: only once the standby has it.
+        if let Err(e) = crate::commit::witness(&client, self.commit_deadline()).await {
+            drop(deadpool_postgres::Object::take(client));
+            return Err(e);
+        }
+        Ok(used)
     }
 }

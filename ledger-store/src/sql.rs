@@ -255,6 +255,14 @@ FROM outbox WHERE state = $1 ORDER BY created_at, event_id LIMIT $2";
 pub const COUNT_AFTER: &str = "\
 SELECT count(*) FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::int8)";
 
+/// [`COUNT_AFTER`], counting no further than `$3` (a bounded lag check).
+pub const COUNT_AFTER_AT_MOST: &str = "\
+SELECT count(*) FROM (SELECT 1 FROM events WHERE (tx_id, global_position) > ($1::text::xid8, $2::int8) LIMIT $3) AS e";
+
+/// Whether this server takes writes: not a standby, not read-only.
+pub const IS_WRITABLE_PRIMARY: &str = "\
+SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off'";
+
 // ---- auditor: counts, duplicate checks and import (see export.rs) ----
 
 pub const COUNT_EVENTS: &str = "SELECT count(*) FROM events";
@@ -332,3 +340,17 @@ pub const BENCH_SCAN_EVERY: &str = "SELECT * FROM events";
 pub fn bench_scan_fold() -> String {
     format!("SELECT {FOLD_COLUMNS} FROM events")
 }
+
+/// Writes a (transactional, empty) WAL record, so that the transaction's COMMIT waits for
+/// the synchronous standby like any write — and that wait covers every WAL record before it.
+/// A transaction id alone is not enough: PostgreSQL waits only for transactions that wrote
+/// WAL before their commit record. Any role may call it, at any `wal_level`.
+pub const TAKE_XID: &str = "SELECT pg_logical_emit_message(true, 'ledger.witness', '')";
+
+/// [`TAKE_XID`] in a transaction of its own: returns once everything committed before it
+/// is on the synchronous standby.
+pub const WITNESS: &str =
+    "BEGIN; SELECT pg_logical_emit_message(true, 'ledger.witness', ''); COMMIT";
+
+/// Takes a background job's lease (`lease.rs`): a session-level advisory lock.
+pub const TRY_LEASE: &str = "SELECT pg_try_advisory_lock($1)";

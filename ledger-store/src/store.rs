@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use ledger_core::Clock;
-use tokio_postgres::NoTls;
 
 use crate::cycle::Writers;
+use crate::tls::Tls;
 use crate::{clock::SystemClock, StoreError};
 
 /// Limits of a store's connections. Every one is bounded; the defaults say why.
@@ -26,6 +26,20 @@ pub struct StoreSettings {
     /// A transaction left open this long is killed: an open transaction holds back the
     /// gap-free feed for every reader (see ARCHITECTURE.md).
     pub idle_in_transaction_timeout: Duration,
+    /// How connections are secured (`sslmode`, `sslrootcert`: see [`crate::tls`]).
+    pub tls: Tls,
+}
+
+impl StoreSettings {
+    /// How long a COMMIT may take before the command answers 503: half the statement
+    /// timeout. With a synchronous standby a COMMIT waits until the standby has the commit;
+    /// while no standby confirms (after a failover, the old primary restarted by its keeper)
+    /// the wait does not end on its own, and a client must get a retryable 503, not a hang.
+    /// The connection is dropped then, its outcome unknown: a retry with the same key finds
+    /// out, and a replay is itself answered only once the standby confirms.
+    pub fn commit_deadline(&self) -> Duration {
+        self.statement_timeout / 2
+    }
 }
 
 impl Default for StoreSettings {
@@ -36,6 +50,7 @@ impl Default for StoreSettings {
             statement_timeout: Duration::from_secs(10),
             lock_timeout: Duration::from_secs(5),
             idle_in_transaction_timeout: Duration::from_secs(15),
+            tls: Tls::default(),
         }
     }
 }
@@ -47,6 +62,7 @@ pub struct Store {
     clock: Arc<dyn Clock>,
     writers: Arc<Writers>,
     counters: Arc<Counters>,
+    commit_deadline: Duration,
 }
 
 /// What the command cycle has read, since the store was opened: how much of the
@@ -102,13 +118,20 @@ impl Store {
         pg: tokio_postgres::Config,
         settings: &StoreSettings,
     ) -> Result<Store, StoreError> {
-        let manager = Manager::from_config(
-            with_session_limits(pg, settings),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let sockets_only = crate::tls::sockets_only(&pg);
+        let pg = with_session_limits(pg, settings);
+        let manager = if sockets_only {
+            Manager::from_config(pg, tokio_postgres::NoTls, config)
+        } else {
+            let connector = settings
+                .tls
+                .connector()
+                .map_err(|e| StoreError::Database(e.to_string()))?;
+            Manager::from_config(pg, connector, config)
+        };
         let pool = Pool::builder(manager)
             .max_size(settings.pool_max_size)
             .wait_timeout(Some(settings.pool_wait_timeout))
@@ -118,11 +141,18 @@ impl Store {
             .map_err(|e| StoreError::Unavailable(format!("connection pool: {e}")))?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let counters = Arc::new(Counters::default());
+        let commit_deadline = settings.commit_deadline();
         Ok(Store {
-            writers: Arc::new(Writers::new(pool.clone(), clock.clone(), counters.clone())),
+            writers: Arc::new(Writers::new(
+                pool.clone(),
+                clock.clone(),
+                counters.clone(),
+                commit_deadline,
+            )),
             pool,
             clock,
             counters,
+            commit_deadline,
         })
     }
 
@@ -133,9 +163,15 @@ impl Store {
             self.pool.clone(),
             clock.clone(),
             self.counters.clone(),
+            self.commit_deadline,
         ));
         self.clock = clock;
         self
+    }
+
+    /// See [`StoreSettings::commit_deadline`].
+    pub(crate) fn commit_deadline(&self) -> Duration {
+        self.commit_deadline
     }
 
     pub(crate) fn writers(&self) -> &Writers {

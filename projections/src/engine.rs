@@ -37,6 +37,14 @@ pub enum ProjectionError {
     /// No such generation.
     #[error("no generation {0}")]
     NoGeneration(i32),
+    /// The generation belongs to another version of the read model (another build of the
+    /// service, during a rolling deploy): this build neither folds into it nor swaps it out.
+    #[error("projection {model}: generation at version {found}, this build folds version {ours}")]
+    OtherVersion {
+        model: &'static str,
+        found: i32,
+        ours: i32,
+    },
 }
 
 impl From<tokio_postgres::Error> for ProjectionError {
@@ -208,14 +216,17 @@ impl Engine {
     /// Starts a new generation of `model` at the code's version: its table is created
     /// empty and its checkpoint is the start of the feed.
     pub async fn start_generation(&self, model: ReadModel) -> Result<i32, ProjectionError> {
-        let client = self.store.client().await?;
-        let row = client
+        let mut client = self.store.client().await?;
+        let tx = client.transaction().await?;
+        // Numbered under a lock: two replicas numbering at once would pick the same one.
+        tx.execute(sql::LOCK_MODEL_XACT, &[&model.name()]).await?;
+        let row = tx
             .query_one(sql::NEXT_GENERATION, &[&model.name(), &model.version()])
             .await?;
         let generation: i32 = row.try_get(0)?;
-        client
-            .batch_execute(&sql::create_table(&model.table(generation)))
+        tx.batch_execute(&sql::create_table(&model.table(generation)))
             .await?;
+        tx.commit().await?;
         Ok(generation)
     }
 
@@ -278,6 +289,14 @@ impl Engine {
         let lock = tx.prepare_cached(sql::LOCK_GENERATION).await?;
         let locked = tx.query_one(&lock, &[&model.name(), &generation]).await?;
         let checkpoint: &str = locked.try_get(0)?;
+        let version: i32 = locked.try_get(2)?;
+        if version != model.version() {
+            return Err(ProjectionError::OtherVersion {
+                model: model.name(),
+                found: version,
+                ours: model.version(),
+            });
+        }
         if checkpoint != expected.to_string() {
             return Err(ProjectionError::Raced);
         }
@@ -403,6 +422,18 @@ impl Engine {
         let mut client = self.store.client().await?;
         let tx = client.transaction().await?;
         tx.query(sql::LOCK_MODEL, &[&model.name()]).await?;
+        // A newer build's generation stays live: an older replica still running during a
+        // rolling deploy must not swap it back out.
+        if let Some(live) = tx.query_opt(sql::LIVE_VERSION, &[&model.name()]).await? {
+            let found: i32 = live.try_get(0)?;
+            if found > model.version() {
+                return Err(ProjectionError::OtherVersion {
+                    model: model.name(),
+                    found,
+                    ours: model.version(),
+                });
+            }
+        }
         // Tables of generations retired by earlier swaps go; the one retired now stays
         // until the next swap, so a query that has just resolved it still succeeds.
         for r in tx.query(sql::LONG_RETIRED, &[&model.name()]).await? {
@@ -431,12 +462,28 @@ impl Engine {
 
     /// At start-up: every read model gets a live generation at the code's version (the
     /// first one, or a rebuild when the version changed).
+    ///
+    /// Replicas starting together build each read model once: the check and the build run
+    /// under a lock per read model (a session lock on a connection of its own, released
+    /// when it closes), so the second replica waits and then finds the first one's
+    /// generation live. A live generation of a newer version is left alone (this build is
+    /// the older one of a rolling deploy).
     pub async fn ensure(&self) -> Result<(), ProjectionError> {
         for model in ReadModel::ALL {
+            let lock = deadpool_postgres::Object::take(self.store.client().await?);
+            lock.execute(sql::LOCK_MODEL_SESSION, &[&model.name()])
+                .await?;
             let gens = self.generations(model).await?;
-            let current = gens
-                .iter()
-                .any(|g| g.state == "live" && g.version == model.version());
+            let live = gens.iter().find(|g| g.state == "live");
+            let current = live.is_some_and(|g| g.version >= model.version());
+            if let Some(newer) = live.filter(|g| g.version > model.version()) {
+                tracing::warn!(
+                    model = model.name(),
+                    live = newer.version,
+                    ours = model.version(),
+                    "a newer build's read model is live; this replica leaves it alone"
+                );
+            }
             if !current {
                 let building = gens
                     .iter()
@@ -445,7 +492,11 @@ impl Engine {
                     Some(g) => g.generation,
                     None => self.start_generation(model).await?,
                 };
-                self.promote(model, generation).await?;
+                match self.promote(model, generation).await {
+                    // A newer build went live meanwhile: it stays, as above.
+                    Ok(()) | Err(ProjectionError::OtherVersion { .. }) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         Ok(())
@@ -455,7 +506,9 @@ impl Engine {
     /// checkpoint (all of them, normally) share one feed read and one transaction.
     pub async fn step_all(&self) -> Result<usize, ProjectionError> {
         let mut by_checkpoint: BTreeMap<Cursor, Vec<GenerationInfo>> = BTreeMap::new();
-        for g in self.all_generations().await? {
+        // Another build's generations are that build's to step (a rolling deploy).
+        let ours = self.all_generations().await?.into_iter();
+        for g in ours.filter(|g| g.version == g.model.version()) {
             by_checkpoint.entry(g.checkpoint).or_default().push(g);
         }
         let mut total = 0;
@@ -473,7 +526,8 @@ impl Engine {
                     .await
                 {
                     // Another runner moved that one: it stays as the other left it.
-                    Ok(()) | Err(ProjectionError::Raced) => {}
+                    Ok(()) | Err(ProjectionError::Raced | ProjectionError::OtherVersion { .. }) => {
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -583,6 +637,10 @@ impl Engine {
             match self.step(model, live.generation).await {
                 Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
                 Ok(_) | Err(ProjectionError::Raced) => {}
+                // A newer build's generation: only that build steps it; wait for it.
+                Err(ProjectionError::OtherVersion { .. }) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                }
                 Err(e) => return Err(e),
             }
         }

@@ -115,7 +115,20 @@ SELECT generation, version, state, checkpoint, events_applied
 FROM projection_generations WHERE name = $1 AND generation = $2";
 
 pub const LOCK_GENERATION: &str = "\
-SELECT checkpoint, state FROM projection_generations WHERE name = $1 AND generation = $2 FOR UPDATE";
+SELECT checkpoint, state, version FROM projection_generations WHERE name = $1 AND generation = $2 FOR UPDATE";
+
+/// Serialises the numbering of a read model's new generations across replicas (in the
+/// transaction that inserts one).
+pub const LOCK_MODEL_XACT: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('ledger projection ' || $1, 0))";
+/// Serialises `Engine::ensure` across replicas (held by its session while it checks and
+/// builds; a key of its own, since the build itself takes the numbering lock).
+pub const LOCK_MODEL_SESSION: &str =
+    "SELECT pg_advisory_lock(hashtextextended('ledger projection ensure ' || $1, 0))";
+
+/// The live generation's version, if there is one.
+pub const LIVE_VERSION: &str = "\
+SELECT version FROM projection_generations WHERE name = $1 AND state = 'live'";
 
 pub const ADVANCE: &str = "\
 UPDATE projection_generations

@@ -4,11 +4,11 @@
 //! (started if needed, migrated, pinged).
 
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use ledger_store::bootstrap::{self, DatabaseSource, OpenDatabase};
-use ledger_store::{PgConfig, StoreSettings};
+use ledger_store::tls::{parse_database_url, TlsError};
+use ledger_store::StoreSettings;
 
 use crate::ReplayError;
 
@@ -46,11 +46,20 @@ pub fn source_from_lookup(
         Ok(value.filter(|v| !v.trim().is_empty()))
     };
     if let Some(url) = get("DATABASE_URL")? {
-        let pg = PgConfig::from_str(url.trim()).map_err(|_| ReplayError::Config {
+        let (pg, tls) = parse_database_url(url.trim()).map_err(|e| ReplayError::Config {
             name: "DATABASE_URL",
-            reason: "not a valid PostgreSQL connection string or URL",
+            reason: match e {
+                TlsError::Mode(_) => {
+                    "sslmode must be disable, prefer, require, verify-ca or verify-full"
+                }
+                _ => "not a valid PostgreSQL connection string or URL",
+            },
         })?;
-        return Ok(DatabaseSource::Url(Box::new(pg)));
+        tls.connector().map_err(|_| ReplayError::Config {
+            name: "DATABASE_URL",
+            reason: "sslrootcert cannot be read as PEM certificates",
+        })?;
+        return Ok(DatabaseSource::Url(Box::new(pg), tls));
     }
     let data_dir = get("LEDGER_DATA_DIR")?.unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned());
     Ok(DatabaseSource::Embedded {
@@ -112,7 +121,7 @@ mod tests {
     #[test]
     fn a_url_is_used_and_a_bad_one_is_refused_without_echo() {
         let ok = source(&[("DATABASE_URL", "postgres://ledger@localhost:5432/ledger")]);
-        assert!(matches!(ok, Ok(DatabaseSource::Url(_))));
+        assert!(matches!(ok, Ok(DatabaseSource::Url(..))));
         let err = source(&[("DATABASE_URL", "postgres://u:s3cret@h:notaport/db")]).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("DATABASE_URL"), "{text}");

@@ -50,3 +50,38 @@ async fn ready_is_503_without_migrations_or_without_a_database() {
         "no internals in the body"
     );
 }
+
+#[tokio::test]
+async fn ready_is_503_on_a_read_only_server_and_without_running_projections() {
+    // A standby, or a primary being demoted, takes no writes: the pool may still reach it.
+    let db = fresh_db().await;
+    spawn_app(db.store()).await.stop().await; // builds the read models while it can
+    db.client()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET default_transaction_read_only = on",
+            db.name
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        not_ready_detail(db.store()).await,
+        "database is not the writable primary"
+    );
+
+    // No live read model (no replica built or runs them).
+    let db = fresh_db().await;
+    let app = spawn_app(db.store()).await;
+    let ready = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    db.client()
+        .await
+        .batch_execute("UPDATE projection_generations SET state = 'retired'")
+        .await
+        .unwrap();
+    let resp = app.http.get(app.url("/health/ready")).send().await.unwrap();
+    assert_eq!(resp.status(), 503);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["detail"], "projections not running");
+    app.stop().await;
+}

@@ -439,8 +439,8 @@ async fn a_local_commit_wakes_the_projection_runner() {
 }
 
 /// A schema version bump: at start-up `ensure` finds the live generation built by older
-/// other code (simulated by marking it version 99), builds the current version beside it from
-/// position 0 and swaps.
+/// code (simulated by marking it one version below this build's), builds the current
+/// version beside it from position 0 and swaps.
 #[tokio::test]
 async fn a_version_bump_rebuilds_at_start_up_and_swaps() {
     let app = spawn_app(fresh_db().await.store()).await;
@@ -454,7 +454,7 @@ async fn a_version_bump_rebuilds_at_start_up_and_swaps() {
         .unwrap();
     let client = app.state.store.client().await.unwrap();
     client
-        .execute("UPDATE projection_generations SET version = 99 WHERE name = 'slot_availability' AND generation = $1", &[&old.generation])
+        .execute("UPDATE projection_generations SET version = version - 1 WHERE name = 'slot_availability' AND generation = $1", &[&old.generation])
         .await
         .unwrap();
     engine.ensure().await.unwrap(); // what the next start-up does

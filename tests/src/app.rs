@@ -208,6 +208,14 @@ pub async fn spawn_app_with(store: Store, providers: Providers) -> TestApp {
     })
     .await
     .expect("authenticator");
+    // As the binary does at start-up: every read model live (readiness checks it). Not on
+    // a database without the schema (the readiness tests use one).
+    if state.store.schema_is_current().await.unwrap_or(false) {
+        projections::Engine::new(state.store.clone())
+            .ensure()
+            .await
+            .expect("read models");
+    }
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     let app = Application::build(listener, state.clone(), auth, false).expect("build app");
     let (addr, handle) = (app.local_addr(), app.handle());

@@ -66,7 +66,11 @@ fn sweep_stale_clusters(ledger_dir: &Path) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("test-")) else {
+        // `test-<pid>` (the run's cluster) and `own-<pid>-…` (a test's own).
+        let Some(pid) = name.to_str().and_then(|n| {
+            let rest = n.strip_prefix("test-").or_else(|| n.strip_prefix("own-"))?;
+            rest.split('-').next()
+        }) else {
             continue;
         };
         if !Path::new("/proc").join(pid).exists() {
@@ -119,6 +123,7 @@ async fn start_private_cluster() -> PgConfig {
     let opts = ClusterOptions {
         dir: ledger_dir.join(format!("test-{}", std::process::id())),
         durability: Durability::Ephemeral,
+        settings: Vec::new(),
     };
     let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
         .await
@@ -227,5 +232,79 @@ impl TestDb {
     /// A plain connection, for raw SQL in tests.
     pub async fn client(&self) -> tokio_postgres::Client {
         connect_one(&self.pg).await.expect("test connection")
+    }
+}
+
+/// A private cluster of one test's own, for settings that are server-wide (a synchronous
+/// standby that never comes, `ssl`): the run's shared server must not see them. Migrated
+/// database `ledger`; stopped and removed when dropped.
+pub struct OwnCluster {
+    cluster: Option<EmbeddedCluster>,
+    pub pg: PgConfig,
+}
+
+static NEXT_OWN: AtomicU64 = AtomicU64::new(1);
+
+impl OwnCluster {
+    /// `settings` are server settings (`-c name=value`), after the usual ones.
+    pub async fn start(
+        label: &str,
+        durability: Durability,
+        settings: &[(&str, &str)],
+    ) -> OwnCluster {
+        let dir = workspace_root().join(".ledger").join(format!(
+            "own-{}-{label}-{}",
+            std::process::id(),
+            NEXT_OWN.fetch_add(1, Ordering::Relaxed)
+        ));
+        remove_at_exit(dir.clone());
+        let opts = ClusterOptions {
+            dir,
+            durability,
+            settings: settings
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
+            .await
+            .expect("cluster start-up thread")
+            .unwrap_or_else(|e| panic!("starting a test's own cluster: {e}"));
+        ensure_database(&cluster.pg_config("postgres"), "ledger")
+            .await
+            .expect("create database");
+        let pg = cluster.pg_config("ledger");
+        migrate(&pg).await.expect("migrate");
+        OwnCluster {
+            cluster: Some(cluster),
+            pg,
+        }
+    }
+
+    pub fn store(&self, settings: &StoreSettings) -> Store {
+        Store::connect(self.pg.clone(), settings).expect("store")
+    }
+
+    /// The cluster's folder (its data directory is `data` inside it).
+    pub fn dir(&self) -> &Path {
+        self.cluster.as_ref().expect("running").dir()
+    }
+
+    /// Runs `sql` as the superuser on database `ledger` (ALTER SYSTEM and the like).
+    pub async fn admin(&self, sql: &str) {
+        let client = connect_one(&self.pg).await.expect("admin connection");
+        client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        if let Some(mut cluster) = self.cluster.take() {
+            cluster.stop();
+            let _ = std::fs::remove_dir_all(cluster.dir());
+        }
     }
 }

@@ -195,8 +195,14 @@ async fn attempt(
             cursor: None,
         }));
     }
-    let writes = staging.finish(&loaded, &world)?;
-    match write_and_commit(tx.conn(), &commit_st, writes).await {
+    let mut writes = staging.finish(&loaded, &world)?;
+    writes.witness = results.iter().any(|r| {
+        matches!(
+            r,
+            Ok(Finished::Replayed(_) | Finished::Duplicate | Finished::KeyUsedWithoutOutcome)
+        )
+    });
+    match write_and_commit(tx.conn(), &commit_st, writes, shared.commit_deadline).await {
         Ok(Committed { cursor, .. }) => {
             tx.release();
             Ok(with_cursor(results, &appended, cursor))

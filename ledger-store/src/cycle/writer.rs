@@ -12,6 +12,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use deadpool_postgres::Pool;
 use ledger_core::domain::Needs;
@@ -48,15 +49,22 @@ pub(crate) struct Writers {
     pool: Pool,
     clock: Arc<dyn Clock>,
     counters: Arc<Counters>,
+    commit_deadline: Duration,
     queues: Vec<Mutex<Option<Queue>>>,
 }
 
 impl Writers {
-    pub(crate) fn new(pool: Pool, clock: Arc<dyn Clock>, counters: Arc<Counters>) -> Writers {
+    pub(crate) fn new(
+        pool: Pool,
+        clock: Arc<dyn Clock>,
+        counters: Arc<Counters>,
+        commit_deadline: Duration,
+    ) -> Writers {
         Writers {
             pool,
             clock,
             counters,
+            commit_deadline,
             queues: (0..WRITER_SHARDS).map(|_| Mutex::new(None)).collect(),
         }
     }
@@ -80,6 +88,7 @@ impl Writers {
             pool: self.pool.clone(),
             clock: self.clock.clone(),
             counters: self.counters.clone(),
+            commit_deadline: self.commit_deadline,
         };
         tokio::spawn(run(receive, shared));
         // The receiver was just created and lives in the task: this cannot fail.
@@ -114,6 +123,7 @@ pub(super) struct Shared {
     pub(super) pool: Pool,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) counters: Arc<Counters>,
+    pub(super) commit_deadline: Duration,
 }
 
 async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, shared: Shared) {

@@ -41,6 +41,9 @@ pub struct ClusterOptions {
     /// Folder for the data directory, socket and logs (created if missing).
     pub dir: PathBuf,
     pub durability: Durability,
+    /// Server settings given last on the command line (`-c name=value`), so they win over
+    /// the defaults above them: tests that need TCP (`listen_addresses`) or TLS.
+    pub settings: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -73,6 +76,7 @@ impl Exited {
 /// A running private server. Stops the server when dropped.
 pub struct EmbeddedCluster {
     dir: PathBuf,
+    port: u16,
     pid: u32,
     exited: Arc<Exited>,
     stopped: bool,
@@ -220,13 +224,20 @@ impl EmbeddedCluster {
         }
         let log = dir.join("postgres.log");
         let (out, err) = log_file(&log)?;
+        // A `port` among the settings moves the socket too (and the TCP port, if listening).
+        let port = opts
+            .settings
+            .iter()
+            .find(|(name, _)| name == "port")
+            .and_then(|(_, value)| value.parse().ok())
+            .unwrap_or(PORT);
         let mut cmd = Command::new(bins.postgres());
         cmd.arg("-D")
             .arg(&data)
             .arg("-k")
             .arg(&dir)
             .arg("-p")
-            .arg(PORT.to_string());
+            .arg(port.to_string());
         cmd.args(["-c", "listen_addresses="]);
         cmd.arg("-c")
             .arg(format!("max_connections={MAX_CONNECTIONS}"));
@@ -240,6 +251,9 @@ impl EmbeddedCluster {
                 "full_page_writes=off",
             ]);
         }
+        for (name, value) in opts.settings.iter().filter(|(name, _)| name != "port") {
+            cmd.arg("-c").arg(format!("{name}={value}"));
+        }
         // Own process group: a Ctrl-C in the terminal reaches us, and we stop the server
         // after draining requests.
         cmd.current_dir(&dir)
@@ -252,6 +266,7 @@ impl EmbeddedCluster {
             spawn_server(cmd).map_err(io_err("starting postgres", &bins.postgres()))?;
         let cluster = EmbeddedCluster {
             dir,
+            port,
             pid,
             exited,
             stopped: false,
@@ -299,7 +314,7 @@ impl EmbeddedCluster {
     pub fn pg_config(&self, dbname: &str) -> tokio_postgres::Config {
         let mut pg = tokio_postgres::Config::new();
         pg.host_path(&self.dir)
-            .port(PORT)
+            .port(self.port)
             .user(SUPERUSER)
             .dbname(dbname);
         pg
