@@ -49,11 +49,13 @@ macro_rules! check {
     };
 }
 
+mod failover;
 mod kill;
 mod panel;
 mod postgres;
 mod storm;
 
+pub use failover::failover;
 pub use kill::kill;
 pub use panel::panel;
 pub use postgres::postgres;

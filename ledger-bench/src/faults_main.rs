@@ -14,7 +14,7 @@ use ledger_bench::harness::Service;
 #[derive(Parser)]
 #[command(
     name = "ledger-faults",
-    about = "Fault injection against the reservation ledger: kill -9, PostgreSQL restart, webhook storm, panel outage"
+    about = "Fault injection against the reservation ledger: kill -9, PostgreSQL restart, failover, webhook storm, panel outage"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +26,13 @@ struct KillArgs {
     /// Kill -9 / restart cycles.
     #[arg(long, default_value_t = 20)]
     cycles: usize,
+}
+
+#[derive(Args, Clone, Copy)]
+struct FailoverArgs {
+    /// Primaries killed (each after the formation is whole again).
+    #[arg(long, default_value_t = 5)]
+    failovers: usize,
 }
 
 #[derive(Args, Clone, Copy)]
@@ -44,6 +51,11 @@ enum Command {
     },
     /// Stop PostgreSQL under load for ~3 s, then start it again.
     Postgres,
+    /// kill -9 of the primary in a pg_auto_failover formation, several times, under load.
+    Failover {
+        #[command(flatten)]
+        failover: FailoverArgs,
+    },
     /// 10,000 concurrent deliveries of 1,000 distinct Stripe webhooks.
     Storm,
     /// The panel unreachable, then back: the outbox backs off and then delivers.
@@ -55,6 +67,8 @@ enum Command {
     All {
         #[command(flatten)]
         kill: KillArgs,
+        #[command(flatten)]
+        failover: FailoverArgs,
         #[command(flatten)]
         panel: PanelArgs,
     },
@@ -95,6 +109,9 @@ async fn run(command: Command) -> Vec<FaultReport> {
     match command {
         Command::Kill { kill } => vec![one("kill", faults::kill(kill.cycles)).await],
         Command::Postgres => vec![one("postgres", faults::postgres()).await],
+        Command::Failover { failover } => {
+            vec![one("failover", faults::failover(failover.failovers)).await]
+        }
         Command::Storm => vec![one("storm", faults::storm()).await],
         Command::Panel { panel } => vec![
             one(
@@ -103,11 +120,16 @@ async fn run(command: Command) -> Vec<FaultReport> {
             )
             .await,
         ],
-        Command::All { kill, panel } => {
+        Command::All {
+            kill,
+            failover,
+            panel,
+        } => {
             let started = Instant::now();
             let reports = vec![
                 one("kill", faults::kill(kill.cycles)).await,
                 one("postgres", faults::postgres()).await,
+                one("failover", faults::failover(failover.failovers)).await,
                 one("storm", faults::storm()).await,
                 one(
                     "panel",

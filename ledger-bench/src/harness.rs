@@ -149,8 +149,8 @@ impl Bench {
         self.cluster.as_ref().expect("the bench cluster is running")
     }
 
-    /// A bench on a database that runs elsewhere (`url` names database `ledger`), migrated
-    /// here; logs and keys under `.ledger/bench-<pid>-<label>`.
+    /// A bench on a database that runs elsewhere (`url` names database `ledger`); logs and
+    /// keys under `.ledger/bench-<pid>-<label>`.
     pub async fn external(label: &str, url: &str) -> anyhow::Result<Bench> {
         let dir = std::env::current_dir()?
             .join(".ledger")
@@ -159,8 +159,9 @@ impl Bench {
             std::fs::remove_dir_all(&dir).with_context(|| format!("clearing {}", dir.display()))?;
         }
         std::fs::create_dir_all(&dir)?;
+        // Not migrated here: the service does it at start-up (the build under test may be
+        // an older one, `LEDGER_BENCH_SERVICE`, that refuses a newer schema).
         let pg: PgConfig = url.parse().context("the external database's URL")?;
-        ledger_store::migrate(&pg).await?;
         let keys = DevKeys::load_or_create(&dir.join("keys"))?;
         Ok(Bench {
             cluster: None,
