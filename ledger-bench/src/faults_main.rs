@@ -14,7 +14,7 @@ use ledger_bench::harness::Service;
 #[derive(Parser)]
 #[command(
     name = "ledger-faults",
-    about = "Fault injection against the reservation ledger: kill -9, PostgreSQL restart, failover, webhook storm, panel outage"
+    about = "Fault injection against the reservation ledger: kill -9, PostgreSQL restart or crash, failover, webhook storm, panel outage"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -50,7 +50,11 @@ enum Command {
         kill: KillArgs,
     },
     /// Stop PostgreSQL under load for ~3 s, then start it again.
-    Postgres,
+    Postgres {
+        /// SIGKILL the postmaster instead (a crash; WAL replay at the start).
+        #[arg(long)]
+        crash: bool,
+    },
     /// kill -9 of the primary in a pg_auto_failover formation, several times, under load.
     Failover {
         #[command(flatten)]
@@ -108,7 +112,10 @@ fn main() -> ExitCode {
 async fn run(command: Command) -> Vec<FaultReport> {
     match command {
         Command::Kill { kill } => vec![one("kill", faults::kill(kill.cycles)).await],
-        Command::Postgres => vec![one("postgres", faults::postgres()).await],
+        Command::Postgres { crash } => {
+            let name = if crash { "postgres-crash" } else { "postgres" };
+            vec![one(name, faults::postgres(crash)).await]
+        }
         Command::Failover { failover } => {
             vec![one("failover", faults::failover(failover.failovers)).await]
         }
@@ -128,7 +135,8 @@ async fn run(command: Command) -> Vec<FaultReport> {
             let started = Instant::now();
             let reports = vec![
                 one("kill", faults::kill(kill.cycles)).await,
-                one("postgres", faults::postgres()).await,
+                one("postgres", faults::postgres(false)).await,
+                one("postgres-crash", faults::postgres(true)).await,
                 one("failover", faults::failover(failover.failovers)).await,
                 one("storm", faults::storm()).await,
                 one(

@@ -257,10 +257,30 @@ impl Bench {
         Ok(())
     }
 
-    /// Starts PostgreSQL again on the same data.
+    /// Kills PostgreSQL's postmaster with SIGKILL (a crash); the data stays.
+    pub async fn crash_database(&mut self) -> anyhow::Result<()> {
+        if let Some(mut cluster) = self.cluster.take() {
+            tokio::task::spawn_blocking(move || cluster.crash()).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts PostgreSQL again on the same data (after a crash, once the old backends have
+    /// noticed and let go of the shared memory: a few tries).
     pub async fn start_database(&mut self) -> anyhow::Result<()> {
         if self.cluster.is_none() {
-            self.cluster = Some(start_cluster(self.options.clone()).await?);
+            let mut tries = 0;
+            let cluster = loop {
+                match start_cluster(self.options.clone()).await {
+                    Ok(cluster) => break cluster,
+                    Err(_) if tries < 20 => {
+                        tries += 1;
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            self.cluster = Some(cluster);
         }
         Ok(())
     }

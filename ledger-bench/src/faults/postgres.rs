@@ -77,12 +77,18 @@ fn record(log: &Log, kind: &'static str, client: usize, a: &Answer, sent: Instan
     });
 }
 
-pub async fn postgres() -> anyhow::Result<FaultReport> {
+/// `crash`: SIGKILL of the postmaster instead of a fast shutdown, so that the start
+/// afterwards replays the WAL (the `postgres-crash` row).
+pub async fn postgres(crash: bool) -> anyhow::Result<FaultReport> {
+    let (name, how) = match crash {
+        false => ("postgres", "stopped (fast shutdown)"),
+        true => ("postgres-crash", "killed (SIGKILL of the postmaster)"),
+    };
     println!(
-        "\n## postgres: PostgreSQL stopped for {} s under load, then started again\n",
+        "\n## {name}: PostgreSQL {how} for {} s under load, then started again\n",
         DOWN.as_secs()
     );
-    let mut bench = Bench::start("postgres", Durability::Durable).await?;
+    let mut bench = Bench::start(name, Durability::Durable).await?;
     let service = Service::start(&bench, &ServiceOptions::default()).await?;
     let api = Api::new(service.base_url())?;
     let operator = bench.operator_token("fault");
@@ -191,10 +197,14 @@ pub async fn postgres() -> anyhow::Result<FaultReport> {
 
     tokio::time::sleep(BEFORE).await;
     let stopping = Instant::now();
-    bench.stop_database().await?;
+    if crash {
+        bench.crash_database().await?;
+    } else {
+        bench.stop_database().await?;
+    }
     let down_at = Instant::now();
     println!(
-        "PostgreSQL stopped (fast shutdown, {}) after {} s of load",
+        "PostgreSQL {how} in {} after {} s of load",
         secs(down_at - stopping),
         BEFORE.as_secs()
     );
@@ -364,10 +374,12 @@ pub async fn postgres() -> anyhow::Result<FaultReport> {
     service.stop().await?;
 
     let report = FaultReport::passed(
-        "postgres",
+        name,
         format!(
-            "PostgreSQL fast shutdown under load ({CLIENTS} booking clients, a reader, a readiness probe), down {} s, started again on the same data",
-            DOWN.as_secs()
+            "PostgreSQL {how} under load ({CLIENTS} booking clients, a reader, a readiness probe), down {} s, started again on the same data{} (start-up {})",
+            DOWN.as_secs(),
+            if crash { ", replaying its WAL" } else { "" },
+            secs(up_at - starting)
         ),
         format!(
             "while down: {} answers ({during_bookings} bookings) all 503 application/problem+json, no internals; slowest answer {} while down, {} in the whole run (limit {} s); first 201 {} and ready {} after the database was back (limit 2 s), every client within {}; {created} acknowledged bookings ({retried_503} 503s retried with the same key) all exist once; no oversell; verify clean",

@@ -320,6 +320,18 @@ impl EmbeddedCluster {
         pg
     }
 
+    /// SIGKILL to the postmaster, as in a crash: the next start replays the WAL. Blocks
+    /// until it has exited (its backends follow on their own, noticing its death).
+    pub fn crash(&mut self) {
+        if std::mem::replace(&mut self.stopped, true) {
+            return;
+        }
+        os::signal(self.pid, libc::SIGKILL);
+        if !self.exited.wait(Duration::from_secs(10)) {
+            tracing::error!(pid = self.pid, "PostgreSQL did not exit on SIGKILL");
+        }
+    }
+
     /// Fast shutdown (SIGINT), escalated to immediate (SIGQUIT) and then SIGKILL if the
     /// server does not exit in time. Blocks until it has exited.
     pub fn stop(&mut self) {
