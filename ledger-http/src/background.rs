@@ -5,7 +5,7 @@
 use ledger_store::Job;
 
 use crate::startup::AppState;
-use crate::{outbox, projector, sweeper};
+use crate::{outbox, projector, reconciler, sweeper};
 
 /// Spawns every background job on the current runtime; abort the handles to stop them.
 pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
@@ -30,6 +30,11 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                 }),
                 Job::Sweeper => tokio::spawn(async move {
                     store.run_leased(job, || sweeper::run(state.clone())).await
+                }),
+                Job::Reconciliation => tokio::spawn(async move {
+                    store
+                        .run_leased(job, || reconciler::run(state.clone()))
+                        .await
                 }),
             };
             task

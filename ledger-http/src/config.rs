@@ -70,6 +70,9 @@ pub struct Settings {
     /// `None` when no JWKS is configured: only demo mode may then provide one.
     pub auth: Option<AuthSettings>,
     pub hold_ttl: chrono::Duration,
+    /// `LEDGER_RECONCILE_AFTER_MINUTES`: the automatic reconciliation's first look after a
+    /// payment request (10; 1..=1440).
+    pub reconcile_after: chrono::Duration,
     pub default_time_zone: Tz,
     pub providers: Providers,
 }
@@ -170,6 +173,20 @@ impl Settings {
                     )
                 })?,
         };
+        let reconcile_minutes = match get("LEDGER_RECONCILE_AFTER_MINUTES")? {
+            None => crate::reconciler::DEFAULT_AFTER.num_minutes(),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|m| (1..=24 * 60).contains(m))
+                .ok_or_else(|| {
+                    invalid(
+                        "LEDGER_RECONCILE_AFTER_MINUTES",
+                        "expected whole minutes, 1..=1440",
+                    )
+                })?,
+        };
         let zone = get("LEDGER_DEFAULT_TIME_ZONE")?.unwrap_or_else(|| DEFAULT_TIME_ZONE.into());
         let default_time_zone = zone.trim().parse::<Tz>().map_err(|_| {
             invalid(
@@ -188,6 +205,7 @@ impl Settings {
             auth: auth_settings(&get)?,
             environment,
             hold_ttl: chrono::Duration::minutes(hold_minutes),
+            reconcile_after: chrono::Duration::minutes(reconcile_minutes),
             default_time_zone,
         })
     }
@@ -443,10 +461,15 @@ mod tests {
     fn holds_zone_and_environment_are_checked() {
         let s = settings(&[]).unwrap();
         assert_eq!(s.hold_ttl, chrono::Duration::minutes(15));
+        assert_eq!(s.reconcile_after, chrono::Duration::minutes(10));
+        let s = settings(&[("LEDGER_RECONCILE_AFTER_MINUTES", "3")]).unwrap();
+        assert_eq!(s.reconcile_after, chrono::Duration::minutes(3));
         assert_eq!(s.environment, Environment::Development);
         for (name, value) in [
             ("LEDGER_HOLD_MINUTES", "0"),
             ("LEDGER_HOLD_MINUTES", "ten"),
+            ("LEDGER_RECONCILE_AFTER_MINUTES", "0"),
+            ("LEDGER_RECONCILE_AFTER_MINUTES", "1441"),
             ("LEDGER_DEFAULT_TIME_ZONE", "Mars/Olympus"),
             ("LEDGER_ENV", "prod"),
         ] {

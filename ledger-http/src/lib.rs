@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod projector;
 pub mod providers;
+pub mod reconciler;
 pub mod routes;
 pub mod secrets;
 pub mod startup;

@@ -66,12 +66,13 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     let db = bootstrap::open(settings.database.clone(), &settings.store)
         .await
         .context("opening the database")?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         db.store.clone(),
         settings.hold_ttl,
         settings.default_time_zone,
     )
     .with_providers(settings.providers.clone());
+    state.reconcile_after = settings.reconcile_after;
     if demo_mode {
         demo::seed(&state).await.context("seeding demo data")?;
     }

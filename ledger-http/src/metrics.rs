@@ -16,6 +16,9 @@ pub struct Metrics {
     pub bookings: IntCounterVec,
     /// Events each projection generation has not applied yet (set at scrape time).
     pub projection_lag: IntGaugeVec,
+    /// Bookings on the automatic reconciliation's schedule: `scheduled`, and `due` now
+    /// (set at scrape time).
+    pub reconciliation: IntGaugeVec,
 }
 
 impl Metrics {
@@ -54,8 +57,18 @@ impl Metrics {
             &["projection", "generation", "state"],
         )
         .expect("valid metric");
+        let reconciliation = IntGaugeVec::new(
+            Opts::new(
+                "ledger_reconciliation_bookings",
+                "Bookings on the automatic reconciliation's schedule (scheduled, due now)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         for m in [
             Box::new(projection_lag.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(reconciliation.clone()),
+            Box::new(crate::reconciler::RECONCILIATIONS.clone()),
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(bookings.clone()),
@@ -68,6 +81,7 @@ impl Metrics {
             latency,
             bookings,
             projection_lag,
+            reconciliation,
         }
     }
 

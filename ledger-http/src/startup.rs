@@ -35,6 +35,9 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Signalled after every commit of this process, to wake the projection runner.
     pub commits: Arc<tokio::sync::Notify>,
+    /// How long after a payment request the automatic reconciliation first looks
+    /// (`LEDGER_RECONCILE_AFTER_MINUTES`).
+    pub reconcile_after: chrono::Duration,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             commits: Arc::new(tokio::sync::Notify::new()),
+            reconcile_after: crate::reconciler::DEFAULT_AFTER,
         }
     }
 

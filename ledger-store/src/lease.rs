@@ -1,5 +1,5 @@
 //! Leases on background work, so that with several replicas on one database exactly one
-//! runs each job (projection runner, outbox, sweeper).
+//! runs each job (projection runner, outbox, sweeper, reconciliation).
 //!
 //! A lease is a session-level advisory lock held on a connection of its own, taken out of
 //! the pool. PostgreSQL releases it the moment that session ends — the replica died, its
@@ -28,16 +28,23 @@ pub enum Job {
     Projections,
     Outbox,
     Sweeper,
+    Reconciliation,
 }
 
 impl Job {
-    pub const ALL: [Job; 3] = [Job::Projections, Job::Outbox, Job::Sweeper];
+    pub const ALL: [Job; 4] = [
+        Job::Projections,
+        Job::Outbox,
+        Job::Sweeper,
+        Job::Reconciliation,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Job::Projections => "projections",
             Job::Outbox => "outbox",
             Job::Sweeper => "sweeper",
+            Job::Reconciliation => "reconciliation",
         }
     }
 
@@ -49,6 +56,7 @@ impl Job {
             Job::Projections => 1,
             Job::Outbox => 2,
             Job::Sweeper => 3,
+            Job::Reconciliation => 4,
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod outbox;
 mod outcome;
 mod plan;
 mod read;
+mod reconcile;
 mod snapshot;
 mod sql;
 mod store;

@@ -354,3 +354,23 @@ pub const WITNESS: &str =
 
 /// Takes a background job's lease (`lease.rs`): a session-level advisory lock.
 pub const TRY_LEASE: &str = "SELECT pg_try_advisory_lock($1)";
+
+// ---- automatic reconciliation (reconcile.rs) ----
+
+/// New schedule rows; a booking already scheduled keeps its schedule.
+pub const RECONCILIATION_ENQUEUE: &str = "\
+INSERT INTO reconciliation_due (booking_id, due_at)
+SELECT * FROM unnest($1::uuid[], $2::timestamptz[])
+ON CONFLICT (booking_id) DO NOTHING";
+
+pub const RECONCILIATION_DUE: &str = "\
+SELECT booking_id, attempts FROM reconciliation_due WHERE due_at <= $1 ORDER BY due_at LIMIT $2";
+
+pub const RECONCILIATION_DONE: &str = "DELETE FROM reconciliation_due WHERE booking_id = $1";
+
+pub const RECONCILIATION_LATER: &str = "\
+UPDATE reconciliation_due SET attempts = $2, due_at = $3 WHERE booking_id = $1";
+
+/// Scheduled rows, and how many of them are due at $1.
+pub const RECONCILIATION_COUNTS: &str = "\
+SELECT count(*), count(*) FILTER (WHERE due_at <= $1) FROM reconciliation_due";

@@ -276,6 +276,78 @@ async fn reconcile_pays_stripe_and_mercadopago_bookings_whose_webhook_never_came
     app.stop().await;
 }
 
+/// Webhooks that never come (issue 13): the automatic reconciliation looks 10 minutes after
+/// the payment request, pays from the provider's record exactly once, and backs off for a
+/// booking still unpaid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_automatic_reconciliation_pays_what_the_provider_has_once_and_backs_off() {
+    use ledger_http::reconciler::{feed, reconcile_due, RECONCILIATIONS};
+    let (app, f) = app_with_fakes().await;
+    let paid = held_booking(&app, "s1", 10).await;
+    let (_, started, _) = start_payment(&app, &paid, "st", &json!({"provider": "stripe"})).await;
+    let intent = started["client_secret"]
+        .as_str()
+        .unwrap()
+        .trim_end_matches("_secret_test")
+        .to_owned();
+    f.stripe.set_status(&intent, "succeeded"); // and its webhook is lost
+    let (_, b2) = book(&app, &customer(1), "unpaid", &[("s1", 1)]).await;
+    let unpaid = b2["booking_id"].as_str().unwrap().to_owned();
+    start_payment(&app, &unpaid, "st2", &json!({"provider": "stripe"})).await;
+    let applied_before = RECONCILIATIONS
+        .with_label_values(&["stripe", "applied"])
+        .get();
+
+    // The feed shows a commit once every older transaction has ended (other tests' too).
+    let mut scheduled = 0;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while scheduled < 2 {
+        scheduled += feed(&app.state).await.unwrap();
+        assert!(
+            std::time::Instant::now() < deadline,
+            "scheduled {scheduled}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(scheduled, 2, "both requests scheduled");
+    assert_eq!(feed(&app.state).await.unwrap(), 0, "once");
+    assert_eq!(reconcile_due(&app.state).await.unwrap(), 0, "not due yet");
+    app.clock.advance(chrono::Duration::minutes(10));
+    assert_eq!(reconcile_due(&app.state).await.unwrap(), 2);
+    assert_eq!(booking(&app, &paid).await["status"], "paid");
+    assert_eq!(booking(&app, &unpaid).await["status"], "held");
+    assert!(
+        RECONCILIATIONS
+            .with_label_values(&["stripe", "applied"])
+            .get()
+            > applied_before
+    );
+
+    // The paid one leaves the schedule; the unpaid one is looked at again after 20 min.
+    app.clock.advance(chrono::Duration::minutes(19));
+    assert_eq!(reconcile_due(&app.state).await.unwrap(), 0, "backing off");
+    let now = app.state.clock.now();
+    assert_eq!(
+        app.state.store.reconciliation_counts(now).await.unwrap(),
+        (1, 0)
+    );
+    app.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(reconcile_due(&app.state).await.unwrap(), 1);
+    let paid_events = event_types(&app, &format!("booking-{paid}")).await;
+    assert_eq!(
+        paid_events.iter().filter(|t| *t == "BookingPaid").count(),
+        1,
+        "paid once: {paid_events:?}"
+    );
+    let metrics = app.http.get(app.url("/metrics")).send().await.unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.contains("ledger_reconciliation_bookings{state=\"scheduled\"}"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_provider_failure_is_502_stores_nothing_and_can_be_retried() {
     let mp = FakeMercadoPago::start().await;

@@ -55,8 +55,9 @@ fn targets(booking: &BookingState) -> BTreeSet<(Provider, String)> {
     out
 }
 
-/// Fetches and applies; returns how many reports were applied (not duplicates).
-async fn reconcile(
+/// Fetches and applies; returns how many reports were applied (not duplicates). Also the
+/// automatic reconciliation's step (`crate::reconciler`).
+pub(crate) async fn reconcile(
     state: &AppState,
     id: &BookingId,
     booking: &BookingState,

@@ -27,6 +27,16 @@ pub async fn render(
             }
         }
     }
+    if let Ok((scheduled, due)) = state.store.reconciliation_counts(state.clock.now()).await {
+        let gauge = |label: &str, value: i64| {
+            metrics
+                .reconciliation
+                .with_label_values(&[label])
+                .set(value)
+        };
+        gauge("scheduled", scheduled);
+        gauge("due", due);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())
