@@ -1,5 +1,7 @@
 //! Per-request cross-cutting work: the `X-Request-Id` (echoed or generated), a tracing span,
-//! one log line per request, and the request metrics.
+//! one log line per request, the request metrics, and a deadline: a request still waiting
+//! for the database after `Store::request_deadline` (a hung database or network) is
+//! answered 503, retryable with the same key.
 
 use std::time::Instant;
 
@@ -10,7 +12,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, Error, HttpMessage};
 use tracing::Instrument;
 
+use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::startup::AppState;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// A client's request id is echoed only if it is this short and printable ASCII.
@@ -40,7 +44,29 @@ pub async fn observe(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let span = tracing::info_span!("http_request", method = %method, route = %route, request_id = %request_id);
     let started = Instant::now();
-    let mut res = next.call(req).instrument(span.clone()).await?;
+    let deadline = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.store.request_deadline());
+    let call = next.call(req).instrument(span.clone());
+    let answered = match deadline {
+        Some(deadline) => tokio::time::timeout(deadline, call).await.ok(),
+        None => Some(call.await),
+    };
+    let Some(res) = answered else {
+        // The handler is dropped; the server turns the error into the 503 problem document
+        // (the request itself went with the handler, so this line logs it instead).
+        span.in_scope(|| tracing::warn!(status = 503, ?deadline, "request past its deadline"));
+        if let Some(m) = metrics {
+            m.requests
+                .with_label_values(&[method.as_str(), route.as_str(), "503"])
+                .inc();
+        }
+        let late = ApiError::from(ledger_store::StoreError::Unavailable(
+            "request deadline".into(),
+        ));
+        return Err(late.into());
+    };
+    let mut res = res?;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     if let Ok(value) = HeaderValue::from_str(&request_id) {

@@ -40,6 +40,20 @@ impl StoreSettings {
     pub fn commit_deadline(&self) -> Duration {
         self.statement_timeout / 2
     }
+
+    /// How long one batch of the command cycle may take in all before its commands answer
+    /// 503 and its connection is dropped: a lock wait, the statements and the commit. The
+    /// server's own timeouts cannot end a wait for a server that does not answer (a hung
+    /// database or network); this does, so a writer is never stuck.
+    pub fn batch_deadline(&self) -> Duration {
+        self.lock_timeout + self.statement_timeout
+    }
+
+    /// The longest a request should wait for the database in all: a connection from the
+    /// pool, then a batch. The HTTP layer answers 503 past it.
+    pub fn request_deadline(&self) -> Duration {
+        self.pool_wait_timeout + self.batch_deadline()
+    }
 }
 
 impl Default for StoreSettings {
@@ -63,6 +77,8 @@ pub struct Store {
     writers: Arc<Writers>,
     counters: Arc<Counters>,
     commit_deadline: Duration,
+    request_deadline: Duration,
+    pool_wait: Duration,
 }
 
 /// What the command cycle has read, since the store was opened: how much of the
@@ -147,26 +163,34 @@ impl Store {
                 pool.clone(),
                 clock.clone(),
                 counters.clone(),
-                commit_deadline,
+                (commit_deadline, settings.batch_deadline()),
             )),
             pool,
             clock,
             counters,
             commit_deadline,
+            request_deadline: settings.request_deadline(),
+            pool_wait: settings.pool_wait_timeout,
         })
     }
 
     /// Replaces the clock that stamps `recorded_at` and times every decision (tests move
     /// time without sleeping). Call it before the store is used: the writers are new.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
+        let batch_deadline = self.request_deadline.saturating_sub(self.pool_wait);
         self.writers = Arc::new(Writers::new(
             self.pool.clone(),
             clock.clone(),
             self.counters.clone(),
-            self.commit_deadline,
+            (self.commit_deadline, batch_deadline),
         ));
         self.clock = clock;
         self
+    }
+
+    /// See [`StoreSettings::request_deadline`].
+    pub fn request_deadline(&self) -> Duration {
+        self.request_deadline
     }
 
     /// See [`StoreSettings::commit_deadline`].

@@ -11,6 +11,7 @@ mod api_support;
 mod api_time;
 mod append_only;
 mod auditor;
+mod database_hang;
 mod feed;
 mod health;
 mod projections;

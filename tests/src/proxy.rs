@@ -15,6 +15,8 @@ use tokio_postgres::config::Host;
 pub struct CountingProxy {
     port: u16,
     flights: Arc<AtomicUsize>,
+    /// While set, nothing is forwarded either way (a database that hangs).
+    paused: Arc<AtomicBool>,
 }
 
 #[derive(Clone)]
@@ -27,6 +29,15 @@ impl CountingProxy {
     /// Client round trips since the last reset.
     pub fn flights(&self) -> usize {
         self.flights.load(Ordering::SeqCst)
+    }
+
+    /// Stops forwarding (bytes wait in the proxy), as a database or network that hangs.
+    pub fn pause(&self) {
+        self.paused.store(true, Ordering::SeqCst);
+    }
+
+    pub fn resume(&self) {
+        self.paused.store(false, Ordering::SeqCst);
     }
 
     pub fn reset(&self) {
@@ -60,18 +71,21 @@ impl CountingProxy {
         let proxy = CountingProxy {
             port: listener.local_addr().expect("proxy addr").port(),
             flights: Arc::new(AtomicUsize::new(0)),
+            paused: Arc::new(AtomicBool::new(false)),
         };
-        let flights = proxy.flights.clone();
+        let (flights, paused) = (proxy.flights.clone(), proxy.paused.clone());
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (target, flights) = (target.clone(), flights.clone());
+                let (target, flights, paused) = (target.clone(), flights.clone(), paused.clone());
                 tokio::spawn(async move {
                     let _ = match target {
                         Target::Unix(path) => {
-                            relay(client, UnixStream::connect(path).await?, flights).await
+                            let server = UnixStream::connect(path).await?;
+                            relay(client, server, flights, paused).await
                         }
                         Target::Tcp(h, p) => {
-                            relay(client, TcpStream::connect((h, p)).await?, flights).await
+                            let server = TcpStream::connect((h, p)).await?;
+                            relay(client, server, flights, paused).await
                         }
                     };
                     Ok::<(), std::io::Error>(())
@@ -82,7 +96,19 @@ impl CountingProxy {
     }
 }
 
-async fn relay<S>(client: TcpStream, server: S, flights: Arc<AtomicUsize>) -> std::io::Result<()>
+/// Waits while the proxy is paused.
+async fn unpaused(paused: &AtomicBool) {
+    while paused.load(Ordering::SeqCst) {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+async fn relay<S>(
+    client: TcpStream,
+    server: S,
+    flights: Arc<AtomicUsize>,
+    paused: Arc<AtomicBool>,
+) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -90,9 +116,11 @@ where
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = tokio::io::split(server);
     let spoke = server_spoke.clone();
+    let paused_up = paused.clone();
     let up = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
+            unpaused(&paused_up).await;
             let n = cr.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<(), std::io::Error>(());
@@ -100,17 +128,20 @@ where
             if spoke.swap(false, Ordering::SeqCst) {
                 flights.fetch_add(1, Ordering::SeqCst);
             }
+            unpaused(&paused_up).await;
             sw.write_all(&buf[..n]).await?;
         }
     };
     let down = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
+            unpaused(&paused).await;
             let n = sr.read(&mut buf).await?;
             if n == 0 {
                 return Ok::<(), std::io::Error>(());
             }
             server_spoke.store(true, Ordering::SeqCst);
+            unpaused(&paused).await;
             cw.write_all(&buf[..n]).await?;
         }
     };

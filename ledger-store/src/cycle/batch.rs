@@ -59,7 +59,17 @@ pub(super) async fn run(shared: &Shared, jobs: Vec<Box<dyn Job>>) {
     }
     let mut attempts = 0;
     let results = loop {
-        match attempt(shared, &mut leaders).await {
+        let attempted = tokio::time::timeout(shared.batch_deadline, attempt(shared, &mut leaders))
+            .await
+            .unwrap_or_else(|_| {
+                // Dropped mid-flight, its connection with it (`Tx`): the outcome is unknown,
+                // and a retry with the same key finds out.
+                Err(Attempt::Failed(StoreError::Unavailable(format!(
+                    "the database did not answer within {:?}",
+                    shared.batch_deadline
+                ))))
+            });
+        match attempted {
             Ok(results) => break results,
             Err(Attempt::Raced(constraint)) if attempts < MAX_BATCH_RETRIES => {
                 attempts += 1;

@@ -196,20 +196,27 @@ pub(super) async fn load(
         each(conn, &st.claim_of, &claim_params),
         each(conn, &st.customer_claims, &customer_params),
     );
+    // In the order sent: once a statement fails, every later one of the transaction fails
+    // with "transaction aborted" (25P02), which must not hide the first error (a lock
+    // timeout is a retryable 503, not a 500).
     begun?;
+    let heads = heads?;
+    let key_uses = key_uses?;
+    let (lapsed_holds, holds_of) = (lapsed_holds?, holds_of?);
+    let (lapsed_claims, claims_of, customers) = (lapsed_claims?, claims_of?, customers?);
     let mut loaded = Loaded {
         world: World::default(),
         rows: BTreeMap::new(),
         holds: BTreeMap::new(),
         claims: BTreeMap::new(),
         rebuilt: BTreeSet::new(),
-        keys: (key_uses?.iter().flatten())
+        keys: (key_uses.iter().flatten())
             .map(decode_key_use)
             .collect::<Result<_, _>>()?,
         index_rows: 0,
     };
     let mut snapshots = BTreeMap::new();
-    for row in heads?.iter().flatten() {
+    for row in heads.iter().flatten() {
         let (stream, head, snapshot) = decode_locked(row)?;
         snapshots.insert(stream.clone(), snapshot);
         loaded.rows.insert(stream, head);
@@ -232,14 +239,10 @@ pub(super) async fn load(
         let state: CouponState = loaded.state(conn, st, &stream, &mut snapshots).await?;
         loaded.world.coupons.insert(coupon.clone(), state);
     }
-    let hold_rows: Vec<Row> = lapsed_holds?
-        .into_iter()
-        .chain(holds_of?)
-        .flatten()
-        .collect();
-    let claim_rows: Vec<Row> = (lapsed_claims?.into_iter())
-        .chain(claims_of?)
-        .chain(customers?)
+    let hold_rows: Vec<Row> = lapsed_holds.into_iter().chain(holds_of).flatten().collect();
+    let claim_rows: Vec<Row> = (lapsed_claims.into_iter())
+        .chain(claims_of)
+        .chain(customers)
         .flatten()
         .collect();
     loaded.index_rows = hold_rows.len() + claim_rows.len();

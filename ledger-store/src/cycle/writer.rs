@@ -50,6 +50,7 @@ pub(crate) struct Writers {
     clock: Arc<dyn Clock>,
     counters: Arc<Counters>,
     commit_deadline: Duration,
+    batch_deadline: Duration,
     queues: Vec<Mutex<Option<Queue>>>,
 }
 
@@ -58,13 +59,14 @@ impl Writers {
         pool: Pool,
         clock: Arc<dyn Clock>,
         counters: Arc<Counters>,
-        commit_deadline: Duration,
+        (commit_deadline, batch_deadline): (Duration, Duration),
     ) -> Writers {
         Writers {
             pool,
             clock,
             counters,
             commit_deadline,
+            batch_deadline,
             queues: (0..WRITER_SHARDS).map(|_| Mutex::new(None)).collect(),
         }
     }
@@ -89,6 +91,7 @@ impl Writers {
             clock: self.clock.clone(),
             counters: self.counters.clone(),
             commit_deadline: self.commit_deadline,
+            batch_deadline: self.batch_deadline,
         };
         tokio::spawn(run(receive, shared));
         // The receiver was just created and lives in the task: this cannot fail.
@@ -124,6 +127,8 @@ pub(super) struct Shared {
     pub(super) clock: Arc<dyn Clock>,
     pub(super) counters: Arc<Counters>,
     pub(super) commit_deadline: Duration,
+    /// See `StoreSettings::batch_deadline`.
+    pub(super) batch_deadline: Duration,
 }
 
 async fn run(mut queue: mpsc::UnboundedReceiver<Box<dyn Job>>, shared: Shared) {
