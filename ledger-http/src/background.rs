@@ -2,18 +2,40 @@
 //! several replicas on one database, exactly one runs each job, and another takes it over
 //! within seconds when that one dies.
 
-use ledger_store::Job;
+use ledger_store::{listen, Job};
 
 use crate::startup::AppState;
 use crate::{outbox, projector, reconciler, sweeper};
 
-/// Spawns every background job on the current runtime; abort the handles to stop them.
+/// Between two `COMMITTED` announcements of this replica: a hot slot commits every few
+/// milliseconds, and a runner needs one wake-up per pass, not per commit.
+const ANNOUNCE_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Spawns every background job on the current runtime, and on every replica the listener
+/// and the announcer of `ledger_store::listen`; abort the handles to stop them.
 pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
-    Job::ALL
-        .iter()
-        .map(|&job| {
-            let (store, state) = (state.store.clone(), state.clone());
-            let task = match job {
+    let (store, wakes) = (
+        state.store.clone(),
+        vec![
+            (listen::PROJECTED, state.projected.clone()),
+            (listen::COMMITTED, state.commits.clone()),
+        ],
+    );
+    let listener = tokio::spawn(async move { store.listen(wakes).await });
+    let (store, announce) = (state.store.clone(), state.announce.clone());
+    let announcer = tokio::spawn(async move {
+        loop {
+            announce.notified().await;
+            if let Err(e) = store.notify(listen::COMMITTED).await {
+                tracing::debug!(error = %e, "could not announce a commit");
+            }
+            tokio::time::sleep(ANNOUNCE_EVERY).await;
+        }
+    });
+    let jobs = Job::ALL.iter().map(|&job| {
+        let (store, state) = (state.store.clone(), state.clone());
+        let task =
+            match job {
                 Job::Projections => tokio::spawn(async move {
                     store
                         .run_leased(job, || {
@@ -37,7 +59,7 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
                         .await
                 }),
             };
-            task
-        })
-        .collect()
+        task
+    });
+    [listener, announcer].into_iter().chain(jobs).collect()
 }

@@ -1,7 +1,9 @@
 //! Keeps every read-model generation caught up with the feed. Woken at once by this
-//! process's own commits (`AppState::commits`), and by a poll for commits made elsewhere
-//! (other replicas, the CLI). Not PostgreSQL NOTIFY: it takes a cluster-wide lock at every
-//! commit, which a hot slot would pay for.
+//! process's own commits and by other replicas' (`AppState::commits`: their announcer's
+//! `COMMITTED` notification, at most one per few milliseconds and never on a command's own
+//! transaction, whose commit would then share the cluster-wide NOTIFY lock), and by a poll
+//! for commits made elsewhere (the CLI). Each pass that moved a read model is announced
+//! (`PROJECTED`), so that readers waiting for a cursor on any replica look again.
 
 use std::time::Duration;
 
@@ -36,7 +38,12 @@ pub async fn run(state: AppState, poll: Duration) {
                     eager_until = std::time::Instant::now() + EAGER_WINDOW;
                 }
             }
-            Ok(_) => tokio::time::sleep(GATHER).await,
+            Ok(_) => {
+                if let Err(e) = state.store.notify(ledger_store::listen::PROJECTED).await {
+                    tracing::debug!(error = %e, "could not announce a projection pass");
+                }
+                tokio::time::sleep(GATHER).await
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "projection pass failed");
                 tokio::time::sleep(poll).await;

@@ -33,8 +33,14 @@ pub struct AppState {
     pub providers: Arc<Providers>,
     /// Client for provider APIs (Mercado Pago payments, the panel); per-call timeouts.
     pub http: reqwest::Client,
-    /// Signalled after every commit of this process, to wake the projection runner.
+    /// Signalled after every commit of this process, and at a `COMMITTED` notification of
+    /// any replica, to wake the projection runner.
     pub commits: Arc<tokio::sync::Notify>,
+    /// Signalled after every commit of this process, for the announcer that tells the
+    /// other replicas (`ledger_store::listen`).
+    pub announce: Arc<tokio::sync::Notify>,
+    /// Signalled when a read model moved (a `PROJECTED` notification of any replica).
+    pub projected: Arc<tokio::sync::Notify>,
     /// How long after a payment request the automatic reconciliation first looks
     /// (`LEDGER_RECONCILE_AFTER_MINUTES`).
     pub reconcile_after: chrono::Duration,
@@ -53,8 +59,17 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             commits: Arc::new(tokio::sync::Notify::new()),
+            announce: Arc::new(tokio::sync::Notify::new()),
+            projected: Arc::new(tokio::sync::Notify::new()),
             reconcile_after: crate::reconciler::DEFAULT_AFTER,
         }
+    }
+
+    /// Something was committed: wakes this process's projection runner and, through the
+    /// announcer, every other replica's.
+    pub fn committed(&self) {
+        self.commits.notify_one();
+        self.announce.notify_one();
     }
 
     pub fn with_providers(mut self, providers: Providers) -> AppState {

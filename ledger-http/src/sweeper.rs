@@ -65,7 +65,7 @@ async fn expire_one(state: &AppState, stream: &StreamId) -> Result<bool, ApiErro
     match state.store.execute(command).await? {
         Executed::Decided { output, .. } => {
             if output {
-                state.commits.notify_one();
+                state.committed();
             }
             Ok(output)
         }

@@ -19,6 +19,7 @@ pub mod embedded;
 mod error;
 pub mod export;
 pub mod lease;
+pub mod listen;
 mod migrate;
 pub mod outbox;
 mod outcome;

@@ -79,6 +79,8 @@ pub struct Store {
     commit_deadline: Duration,
     request_deadline: Duration,
     pool_wait: Duration,
+    /// For connections of their own (`LISTEN`): the settings the pool connects with.
+    pub(crate) direct: Arc<(tokio_postgres::Config, Tls)>,
 }
 
 /// What the command cycle has read, since the store was opened: how much of the
@@ -139,6 +141,7 @@ impl Store {
         };
         let sockets_only = crate::tls::sockets_only(&pg);
         let pg = with_session_limits(pg, settings);
+        let direct = Arc::new((pg.clone(), settings.tls.clone()));
         let manager = if sockets_only {
             Manager::from_config(pg, tokio_postgres::NoTls, config)
         } else {
@@ -171,6 +174,7 @@ impl Store {
             commit_deadline,
             request_deadline: settings.request_deadline(),
             pool_wait: settings.pool_wait_timeout,
+            direct,
         })
     }
 

@@ -70,6 +70,9 @@ pub struct Engine {
     store: Store,
     /// Events per step ([`BATCH_EVENTS`] unless set with [`Engine::with_batch`]).
     batch: i64,
+    /// Woken when a read model moved (`LISTEN`, any replica): a reader waiting for a cursor
+    /// looks again at once instead of at its next poll.
+    moved: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 fn decode_row(
@@ -137,6 +140,25 @@ impl Engine {
         Engine {
             store,
             batch: BATCH_EVENTS,
+            moved: None,
+        }
+    }
+
+    /// The same engine, its waits for a cursor woken by `moved` (see the field).
+    pub fn with_wake(self, moved: std::sync::Arc<tokio::sync::Notify>) -> Engine {
+        Engine {
+            moved: Some(moved),
+            ..self
+        }
+    }
+
+    /// Until `moved` is woken or `poll` has passed.
+    async fn pause(&self, poll: std::time::Duration) {
+        match &self.moved {
+            Some(moved) => {
+                let _ = tokio::time::timeout(poll, moved.notified()).await;
+            }
+            None => tokio::time::sleep(poll).await,
         }
     }
 
@@ -635,11 +657,11 @@ impl Engine {
                 return Ok((live, true));
             }
             match self.step(model, live.generation).await {
-                Ok(0) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+                Ok(0) => self.pause(std::time::Duration::from_millis(20)).await,
                 Ok(_) | Err(ProjectionError::Raced) => {}
                 // A newer build's generation: only that build steps it; wait for it.
                 Err(ProjectionError::OtherVersion { .. }) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await
+                    self.pause(std::time::Duration::from_millis(20)).await
                 }
                 Err(e) => return Err(e),
             }

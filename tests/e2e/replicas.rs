@@ -297,3 +297,32 @@ async fn nothing_is_acknowledged_before_the_synchronous_standby_has_it() {
     assert_eq!(status, 201, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_notification_from_one_replica_wakes_another() {
+    use ledger_store::listen::PROJECTED;
+    use tokio::sync::Notify;
+    let db = fresh_db().await;
+    let (a, b) = (db.store(), db.store());
+    let wake = Arc::new(Notify::new());
+    let listener = {
+        let wake = wake.clone();
+        tokio::spawn(async move { b.listen(vec![(PROJECTED, wake)]).await })
+    };
+    // Listening begins with one wake-up (whatever happened before it); then nothing.
+    tokio::time::timeout(Duration::from_secs(5), wake.notified())
+        .await
+        .expect("listening");
+    let _ = tokio::time::timeout(Duration::from_millis(100), wake.notified()).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), wake.notified())
+            .await
+            .is_err(),
+        "quiet without a notification"
+    );
+    a.notify(PROJECTED).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), wake.notified())
+        .await
+        .expect("woken by the other replica's notification");
+    listener.abort();
+}

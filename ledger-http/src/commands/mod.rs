@@ -181,7 +181,7 @@ where
             cursor,
         } => {
             if cursor.is_some() {
-                state.commits.notify_one();
+                state.committed();
             }
             let reply = reply.ok_or_else(ApiError::internal)?;
             Ok((respond(reply.status, reply.body, false), Some(output)))

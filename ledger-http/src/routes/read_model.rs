@@ -53,7 +53,7 @@ pub async fn fresh(
             Cursor::parse(c).map_err(|e| ApiError::bad_request("invalid_cursor", e.to_string()))
         })
         .transpose()?;
-    let engine = Engine::new(state.store.clone());
+    let engine = Engine::new(state.store.clone()).with_wake(state.projected.clone());
     let (live, stale) = engine
         .live_at_least(model, min, MIN_CURSOR_WAIT)
         .await

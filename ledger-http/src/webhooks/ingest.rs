@@ -93,7 +93,7 @@ where
     };
     match state.store.execute(command).await {
         Ok(Executed::Decided { output, .. }) => {
-            state.commits.notify_one();
+            state.committed();
             Ok(match output {
                 IngestOutcome::Applied => Ingested::Applied,
                 IngestOutcome::Ignored => Ingested::Ignored,
