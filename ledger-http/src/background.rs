@@ -2,7 +2,7 @@
 //! several replicas on one database, exactly one runs each job, and another takes it over
 //! within seconds when that one dies.
 
-use ledger_store::{listen, Job};
+use ledger_store::{listen, Job, Store};
 
 use crate::startup::AppState;
 use crate::{outbox, projector, reconciler, sweeper};
@@ -34,32 +34,25 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     });
     let jobs = Job::ALL.iter().map(|&job| {
         let (store, state) = (state.store.clone(), state.clone());
-        let task =
-            match job {
-                Job::Projections => tokio::spawn(async move {
-                    store
-                        .run_leased(job, || {
-                            projector::run(state.clone(), projector::POLL_INTERVAL)
-                        })
-                        .await
-                }),
-                Job::Outbox => tokio::spawn(async move {
-                    store
-                        .run_leased(job, || {
-                            outbox::run(state.clone(), outbox::OutboxSettings::default())
-                        })
-                        .await
-                }),
-                Job::Sweeper => tokio::spawn(async move {
-                    store.run_leased(job, || sweeper::run(state.clone())).await
-                }),
-                Job::Reconciliation => tokio::spawn(async move {
-                    store
-                        .run_leased(job, || reconciler::run(state.clone()))
-                        .await
-                }),
-            };
-        task
+        match job {
+            Job::Projections => leased(store, job, move || {
+                projector::run(state.clone(), projector::POLL_INTERVAL)
+            }),
+            Job::Outbox => leased(store, job, move || {
+                outbox::run(state.clone(), outbox::OutboxSettings::default())
+            }),
+            Job::Sweeper => leased(store, job, move || sweeper::run(state.clone())),
+            Job::Reconciliation => leased(store, job, move || reconciler::run(state.clone())),
+        }
     });
     [listener, announcer].into_iter().chain(jobs).collect()
+}
+
+/// `work` as `job`, under its lease (`Store::run_leased`), on a task of its own.
+fn leased<F, W>(store: Store, job: Job, work: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> W + Send + 'static,
+    W: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::spawn(async move { store.run_leased(job, work).await })
 }

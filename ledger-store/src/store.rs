@@ -78,7 +78,7 @@ pub struct Store {
     counters: Arc<Counters>,
     commit_deadline: Duration,
     request_deadline: Duration,
-    pool_wait: Duration,
+    batch_deadline: Duration,
     /// For connections of their own (`LISTEN`): the settings the pool connects with.
     pub(crate) direct: Arc<(tokio_postgres::Config, Tls)>,
 }
@@ -173,7 +173,7 @@ impl Store {
             counters,
             commit_deadline,
             request_deadline: settings.request_deadline(),
-            pool_wait: settings.pool_wait_timeout,
+            batch_deadline: settings.batch_deadline(),
             direct,
         })
     }
@@ -181,12 +181,11 @@ impl Store {
     /// Replaces the clock that stamps `recorded_at` and times every decision (tests move
     /// time without sleeping). Call it before the store is used: the writers are new.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Store {
-        let batch_deadline = self.request_deadline.saturating_sub(self.pool_wait);
         self.writers = Arc::new(Writers::new(
             self.pool.clone(),
             clock.clone(),
             self.counters.clone(),
-            (self.commit_deadline, batch_deadline),
+            (self.commit_deadline, self.batch_deadline),
         ));
         self.clock = clock;
         self
