@@ -53,12 +53,14 @@ mod failover;
 mod kill;
 mod panel;
 mod postgres;
+mod replicas;
 mod storm;
 
 pub use failover::failover;
 pub use kill::kill;
 pub use panel::panel;
 pub use postgres::postgres;
+pub use replicas::replicas;
 pub use storm::storm;
 
 /// One line of the summary table.

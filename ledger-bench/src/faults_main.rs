@@ -29,6 +29,13 @@ struct KillArgs {
 }
 
 #[derive(Args, Clone, Copy)]
+struct ReplicasArgs {
+    /// Replica kills (one replica at a time, in turn).
+    #[arg(long, default_value_t = 15)]
+    replica_kills: usize,
+}
+
+#[derive(Args, Clone, Copy)]
 struct FailoverArgs {
     /// Primaries killed (each after the formation is whole again).
     #[arg(long, default_value_t = 5)]
@@ -55,6 +62,11 @@ enum Command {
         #[arg(long)]
         crash: bool,
     },
+    /// Three replicas on one database, one killed every 2–4 s in turn, under load.
+    Replicas {
+        #[command(flatten)]
+        replicas: ReplicasArgs,
+    },
     /// kill -9 of the primary in a pg_auto_failover formation, several times, under load.
     Failover {
         #[command(flatten)]
@@ -73,6 +85,8 @@ enum Command {
         kill: KillArgs,
         #[command(flatten)]
         failover: FailoverArgs,
+        #[command(flatten)]
+        replicas: ReplicasArgs,
         #[command(flatten)]
         panel: PanelArgs,
     },
@@ -116,6 +130,9 @@ async fn run(command: Command) -> Vec<FaultReport> {
             let name = if crash { "postgres-crash" } else { "postgres" };
             vec![one(name, faults::postgres(crash)).await]
         }
+        Command::Replicas { replicas } => {
+            vec![one("replicas", faults::replicas(replicas.replica_kills)).await]
+        }
         Command::Failover { failover } => {
             vec![one("failover", faults::failover(failover.failovers)).await]
         }
@@ -130,6 +147,7 @@ async fn run(command: Command) -> Vec<FaultReport> {
         Command::All {
             kill,
             failover,
+            replicas,
             panel,
         } => {
             let started = Instant::now();
@@ -138,6 +156,7 @@ async fn run(command: Command) -> Vec<FaultReport> {
                 one("postgres", faults::postgres(false)).await,
                 one("postgres-crash", faults::postgres(true)).await,
                 one("failover", faults::failover(failover.failovers)).await,
+                one("replicas", faults::replicas(replicas.replica_kills)).await,
                 one("storm", faults::storm()).await,
                 one(
                     "panel",

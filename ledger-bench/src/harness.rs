@@ -351,6 +351,8 @@ pub struct ServiceOptions {
     pub panel_url: Option<String>,
     /// Keep the same port across restarts (fault runs); a free one otherwise.
     pub bind: Option<SocketAddr>,
+    /// The log's file name in the bench folder (`service.log` unless set): one per replica.
+    pub log_name: Option<String>,
 }
 
 /// The release `ledger-http` binary, running as a child against a [`Bench`] cluster.
@@ -390,7 +392,9 @@ impl Service {
             Some(addr) => addr,
             None => free_port()?,
         };
-        let log_path = bench.dir().join("service.log");
+        let log_path = bench
+            .dir()
+            .join(options.log_name.as_deref().unwrap_or("service.log"));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -573,6 +577,10 @@ pub fn free_port() -> anyhow::Result<SocketAddr> {
 pub struct Api {
     pub http: reqwest::Client,
     base: String,
+    /// Other replicas' bases: each request goes to the next one (`Api::round_robin`), so a
+    /// client's retry lands on another replica.
+    others: Vec<String>,
+    next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Api {
@@ -582,11 +590,34 @@ impl Api {
             .pool_max_idle_per_host(4096)
             .timeout(Duration::from_secs(30))
             .build()?;
-        Ok(Api { http, base })
+        Ok(Api {
+            http,
+            base,
+            others: Vec::new(),
+            next: std::sync::Arc::default(),
+        })
+    }
+
+    /// Requests spread over several replicas in turn.
+    pub fn round_robin(bases: Vec<String>) -> anyhow::Result<Api> {
+        let mut bases = bases.into_iter();
+        let mut api = Api::new(bases.next().context("no replica")?)?;
+        api.others = bases.collect();
+        Ok(api)
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        if self.others.is_empty() {
+            return format!("{}{path}", self.base);
+        }
+        let turn =
+            self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % (self.others.len() + 1);
+        let base = if turn == 0 {
+            &self.base
+        } else {
+            &self.others[turn - 1]
+        };
+        format!("{base}{path}")
     }
 
     /// Schedules (or updates) a slot 30 days ahead; `capacity` seats at [`PRICE_MINOR`].

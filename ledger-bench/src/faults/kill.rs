@@ -50,6 +50,7 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
     let options = ServiceOptions {
         panel_url: None,
         bind: Some(free_port()?),
+        log_name: None,
     };
     let mut service = Service::start(&bench, &options).await?;
     let api = Api::new(service.base_url())?;
@@ -276,7 +277,7 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
 }
 
 /// Starts the service again on the same port (a few tries: the port may linger briefly).
-async fn restart(bench: &Bench, options: &ServiceOptions) -> anyhow::Result<Service> {
+pub(super) async fn restart(bench: &Bench, options: &ServiceOptions) -> anyhow::Result<Service> {
     let mut last = None;
     for _ in 0..5 {
         match Service::start(bench, options).await {

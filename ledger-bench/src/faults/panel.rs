@@ -185,6 +185,7 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         &ServiceOptions {
             panel_url: Some(format!("http://{panel_addr}/ledger/events")),
             bind: None,
+            log_name: None,
         },
     )
     .await?;

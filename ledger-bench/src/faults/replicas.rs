@@ -1,0 +1,312 @@
+//! `replicas`: three `ledger-http` replicas on one database, one of them `kill -9`ed every
+//! 2–4 s in turn and restarted on its port, while booking clients and Stripe payers send
+//! each request to the next replica (a retry lands on another one). Afterwards: every
+//! acknowledged booking and payment exists exactly once, no slot is oversold, `verify` is
+//! clean, every replica answers the same availability at the last cursor, and each
+//! background job ran on one replica at a time (from the replicas' logs: a lease runs from
+//! "took the lease" to "lost the lease" or the replica's kill).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use ledger_store::embedded::Durability;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::kill::restart;
+use super::{
+    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
+    deliver_until_acked, secs, Acked, Answer, Delivered, FaultReport, Outcome, Rng,
+};
+use crate::harness::{free_port, stripe_paid, Api, Bench, Service, ServiceOptions};
+
+const REPLICAS: usize = 3;
+const CLIENTS: usize = 8;
+const PAYERS: usize = 4;
+const CAPACITY: u32 = 20;
+const PER_SLOT: u64 = 25;
+const PACE: Duration = Duration::from_millis(40);
+const GIVE_UP: Duration = Duration::from_secs(60);
+const KILL_MIN: Duration = Duration::from_secs(2);
+const KILL_MAX: Duration = Duration::from_secs(4);
+
+/// When each replica was killed, for the lease intervals.
+type Kills = Vec<Vec<DateTime<Utc>>>;
+/// Per job: (from, to, replica) of every run.
+type Runs = BTreeMap<String, Vec<(DateTime<Utc>, DateTime<Utc>, usize)>>;
+
+pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
+    println!(
+        "\n## replicas: {REPLICAS} replicas on one database, one killed every 2–4 s in turn, {cycles} kills\n"
+    );
+    let bench = Bench::start("replicas", Durability::Durable).await?;
+    let mut options = Vec::with_capacity(REPLICAS);
+    let mut services = Vec::with_capacity(REPLICAS);
+    for i in 0..REPLICAS {
+        let o = ServiceOptions {
+            panel_url: None,
+            bind: Some(free_port()?),
+            log_name: Some(format!("replica-{i}.log")),
+        };
+        services.push(Service::start(&bench, &o).await?);
+        options.push(o);
+    }
+    let bases: Vec<String> = services.iter().map(Service::base_url).collect();
+    let api = Api::round_robin(bases.clone())?;
+    let operator = bench.operator_token("fault");
+    let slot_count = (cycles * 40).max(40);
+    let slots = Arc::new(
+        api.put_slots(&operator, "replicas", slot_count, CAPACITY)
+            .await?,
+    );
+    let tokens = Arc::new(bench.customer_tokens("fault-replicas", CLIENTS));
+    let started_at = Utc::now();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU64::new(0));
+    let (pay_tx, pay_rx) = mpsc::unbounded_channel::<(u64, String, i64)>();
+    let mut clients = tokio::task::JoinSet::new();
+    for client in 0..CLIENTS {
+        let (api, slots, tokens, stop, next, pay_tx) = (
+            api.clone(),
+            slots.clone(),
+            tokens.clone(),
+            stop.clone(),
+            next.clone(),
+            pay_tx.clone(),
+        );
+        clients.spawn(async move {
+            let mut acked = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let began = tokio::time::Instant::now();
+                let seq = next.fetch_add(1, Ordering::Relaxed);
+                let slot = &slots[((seq / PER_SLOT) % slots.len() as u64) as usize];
+                let mut watch = |_: &Answer, _: Instant, _: Instant| {};
+                let a = book_until_acked(
+                    &api,
+                    &tokens[client],
+                    client,
+                    &format!("replicas-{seq}"),
+                    slot,
+                    GIVE_UP,
+                    &mut watch,
+                )
+                .await?;
+                if let Outcome::Created {
+                    booking_id,
+                    amount_minor,
+                    ..
+                } = &a.outcome
+                {
+                    if seq % 2 == 0 {
+                        let _ = pay_tx.send((seq, booking_id.clone(), *amount_minor));
+                    }
+                }
+                acked.push(a);
+                tokio::time::sleep_until(began + PACE).await;
+            }
+            anyhow::Ok(acked)
+        });
+    }
+    drop(pay_tx);
+    let pay_rx = Arc::new(tokio::sync::Mutex::new(pay_rx));
+    let mut payers = tokio::task::JoinSet::new();
+    for _ in 0..PAYERS {
+        let (api, pay_rx) = (api.clone(), pay_rx.clone());
+        payers.spawn(async move {
+            let mut paid: Vec<(String, Delivered)> = Vec::new();
+            loop {
+                let Some((seq, booking_id, amount)) = pay_rx.lock().await.recv().await else {
+                    break;
+                };
+                let event = stripe_paid(&format!("evt_replicas_{seq}"), &booking_id, amount);
+                let d =
+                    deliver_until_acked(&api, &event, Duration::from_millis(100), GIVE_UP).await?;
+                paid.push((booking_id, d));
+            }
+            anyhow::Ok(paid)
+        });
+    }
+
+    let (mut rng, seed) = Rng::seeded();
+    println!("kill intervals: random 2–4 s (seed {seed})");
+    let mut kills: Kills = vec![Vec::new(); REPLICAS];
+    for cycle in 0..cycles {
+        tokio::time::sleep(rng.between(KILL_MIN, KILL_MAX)).await;
+        let victim = cycle % REPLICAS;
+        services[victim].kill9()?;
+        kills[victim].push(Utc::now());
+        let killed = Instant::now();
+        services[victim] = restart(&bench, &options[victim]).await?;
+        println!(
+            "kill {}/{cycles}: replica {victim} killed, back in {}; {} requests started so far",
+            cycle + 1,
+            secs(killed.elapsed()),
+            next.load(Ordering::Relaxed)
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut acked: Vec<Acked> = Vec::new();
+    while let Some(done) = clients.join_next().await {
+        acked.extend(done??);
+    }
+    let mut paid: Vec<(String, Delivered)> = Vec::new();
+    while let Some(done) = payers.join_next().await {
+        paid.extend(done??);
+    }
+    let ended_at = Utc::now();
+    let created = acked.iter().filter(|a| a.booking_id().is_some()).count();
+    let sold_out = acked.len() - created;
+    let paid_ids: HashSet<String> = paid.iter().map(|(id, _)| id.clone()).collect();
+    check!(
+        paid_ids.len() == paid.len(),
+        "a booking was paid by two events"
+    );
+    println!(
+        "acknowledged: {} booking requests ({created} × 201, {sold_out} × 409 sold_out), {} payments",
+        acked.len(),
+        paid.len()
+    );
+    let expected = |id: &str| {
+        if paid_ids.contains(id) {
+            "paid"
+        } else {
+            "held"
+        }
+    };
+    check_acknowledged(&api, &bench, &operator, &tokens, &acked, &expected).await?;
+    let (slot_n, seats) = check_slots(&bench, &slots, &acked, &paid_ids).await?;
+    check_paid_once(&bench, &paid_ids).await?;
+    check_verify(&bench).await?;
+    println!("every 201 and payment exists once; {slot_n} slots, {seats} seats, none oversold; verify clean");
+
+    // Every replica's read model answers the same at the last cursor.
+    let last = acked
+        .iter()
+        .filter_map(|a| match &a.outcome {
+            Outcome::Created { cursor, .. } => Some(cursor.clone()),
+            Outcome::SoldOut => None,
+        })
+        .max()
+        .unwrap_or_default();
+    let replicas: Vec<Api> = bases
+        .iter()
+        .map(|b| Api::new(b.clone()))
+        .collect::<anyhow::Result<_>>()?;
+    let compared = slots.len().min(60);
+    for slot in slots.iter().take(compared) {
+        let mut seen: Vec<Value> = Vec::with_capacity(REPLICAS);
+        for r in &replicas {
+            let path = format!("/v1/slots/{slot}/availability?min_cursor={last}");
+            let (status, mut body) = r.get(None, &path).await?;
+            check!(status == 200, "availability of {slot}: {status} {body}");
+            check!(
+                body.get("stale").is_none(),
+                "stale availability of {slot}: {body}"
+            );
+            if let Some(o) = body.as_object_mut() {
+                o.remove("as_of");
+            }
+            seen.push(body);
+        }
+        check!(
+            seen.windows(2).all(|w| w[0] == w[1]),
+            "replicas disagree on {slot}: {seen:?}"
+        );
+    }
+    println!("{compared} slots: every replica answers the same availability at the last cursor");
+
+    // One replica at a time per job.
+    let runs = lease_runs(bench.dir(), &kills, ended_at)?;
+    let mut jobs_seen = BTreeMap::new();
+    for (job, intervals) in &runs {
+        jobs_seen.insert(job.clone(), intervals.len());
+        let mut sorted = intervals.clone();
+        sorted.sort_by_key(|(from, _, _)| *from);
+        for w in sorted.windows(2) {
+            let ((_, end_a, ra), (start_b, _, rb)) = (w[0], w[1]);
+            check!(
+                start_b >= end_a,
+                "job {job} ran on replicas {ra} and {rb} at once ({start_b} before {end_a})"
+            );
+        }
+    }
+    for job in ["projections", "outbox", "sweeper", "reconciliation"] {
+        check!(
+            jobs_seen.contains_key(job),
+            "job {job} never ran: {jobs_seen:?}"
+        );
+    }
+    println!("leases: {jobs_seen:?} runs, never two replicas on one job at once");
+    for s in services {
+        s.stop().await?;
+    }
+
+    let report = FaultReport::passed(
+        "replicas",
+        format!(
+            "{REPLICAS} replicas on one database; `kill -9` × {cycles}, one replica at a time in turn every 2–4 s, restarted on its port, over {:.0} s; {CLIENTS} booking clients + {PAYERS} Stripe payers, each request to the next replica",
+            (ended_at - started_at).num_milliseconds() as f64 / 1000.0
+        ),
+        format!(
+            "{} booking requests acknowledged ({created} × 201, {sold_out} × 409) and {} payments: each exactly once, no oversell ({slot_n} slots), verify clean; {compared} slots answer the same availability on every replica at the last cursor; leases {jobs_seen:?}, never two replicas on one job at once",
+            acked.len(),
+            paid.len()
+        ),
+        "pass".into(),
+    );
+    report.print();
+    Ok(report)
+}
+
+/// Per job: (from, to, replica) of every run, from the replicas' logs. A run ends at "lost
+/// the lease", at the replica's next kill, or at the end of the load.
+fn lease_runs(dir: &Path, kills: &Kills, end: DateTime<Utc>) -> anyhow::Result<Runs> {
+    let mut runs = Runs::new();
+    for (replica, killed) in kills.iter().enumerate() {
+        let text = std::fs::read_to_string(dir.join(format!("replica-{replica}.log")))?;
+        let mut open: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
+        let mut close = |job: &str, from: DateTime<Utc>, to: DateTime<Utc>| {
+            runs.entry(job.to_owned())
+                .or_default()
+                .push((from, to, replica));
+        };
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let (Some(message), Some(job), Some(at)) = (
+                v["message"].as_str(),
+                v["job"].as_str(),
+                v["timestamp"]
+                    .as_str()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok()),
+            ) else {
+                continue;
+            };
+            // A kill between the run's start and this line ended it.
+            if let Some(from) = open.get(job).copied() {
+                if let Some(k) = killed.iter().find(|k| **k > from && **k <= at) {
+                    close(job, from, *k);
+                    open.remove(job);
+                }
+            }
+            if message.starts_with("took the lease") {
+                open.insert(job.to_owned(), at);
+            } else if message.starts_with("lost the lease") {
+                if let Some(from) = open.remove(job) {
+                    close(job, from, at);
+                }
+            }
+        }
+        for (job, from) in open {
+            let to = killed.iter().find(|k| **k > from).copied().unwrap_or(end);
+            close(&job, from, to);
+        }
+    }
+    Ok(runs)
+}
