@@ -51,6 +51,7 @@ macro_rules! check {
 
 mod failover;
 mod kill;
+mod mixed;
 mod panel;
 mod postgres;
 mod replicas;

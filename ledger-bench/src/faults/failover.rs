@@ -14,18 +14,18 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use tokio::sync::mpsc;
 
+use super::mixed::{Mixed, Shape, Watcher};
 use super::{
-    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
-    deliver_until_acked, secs, tally, Acked, Answer, Delivered, FaultReport, Outcome,
+    check_acknowledged, check_paid_once, check_slots, check_verify, secs, tally, Answer,
+    FaultReport,
 };
-use crate::harness::{stripe_paid, Api, Bench, Service, ServiceOptions};
+use crate::harness::{Api, Bench, Service, ServiceOptions};
 
 const CLIENTS: usize = 8;
 const PAYERS: usize = 4;
@@ -163,82 +163,29 @@ pub async fn failover(kills: usize) -> anyhow::Result<FaultReport> {
     );
     let tokens = Arc::new(bench.customer_tokens("fault-failover", CLIENTS));
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
     let seen = Arc::new(Seen::default());
-    let (pay_tx, pay_rx) = mpsc::unbounded_channel::<(u64, String, i64)>();
     let started = Instant::now();
-    let mut clients = tokio::task::JoinSet::new();
-    for client in 0..CLIENTS {
-        let (api, slots, tokens, stop, next, seen, pay_tx) = (
-            api.clone(),
-            slots.clone(),
-            tokens.clone(),
-            stop.clone(),
-            next.clone(),
-            seen.clone(),
-            pay_tx.clone(),
-        );
-        clients.spawn(async move {
-            let mut acked = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let began = tokio::time::Instant::now();
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                let slot = &slots[((seq / PER_SLOT) % slots.len() as u64) as usize];
-                let mut watch = |a: &Answer, sent: Instant, at: Instant| {
-                    seen.attempts.fetch_add(1, Ordering::Relaxed);
-                    if a.retryable() {
-                        seen.retried.lock().unwrap().push(a.label.clone());
-                    }
-                    if a.label == "201" || a.label == "409 sold_out" {
-                        seen.acked_at.lock().unwrap().push((sent, at));
-                    }
-                };
-                let a = book_until_acked(
-                    &api,
-                    &tokens[client],
-                    client,
-                    &format!("failover-{seq}"),
-                    slot,
-                    GIVE_UP,
-                    &mut watch,
-                )
-                .await?;
-                if let Outcome::Created {
-                    booking_id,
-                    amount_minor,
-                    ..
-                } = &a.outcome
-                {
-                    if seq % 2 == 0 {
-                        let _ = pay_tx.send((seq, booking_id.clone(), *amount_minor));
-                    }
-                }
-                acked.push(a);
-                tokio::time::sleep_until(began + PACE).await;
+    let watch: Watcher = {
+        let seen = seen.clone();
+        Arc::new(move |a: &Answer, sent: Instant, at: Instant| {
+            seen.attempts.fetch_add(1, Ordering::Relaxed);
+            if a.retryable() {
+                seen.retried.lock().unwrap().push(a.label.clone());
             }
-            anyhow::Ok(acked)
-        });
-    }
-    drop(pay_tx);
-    let pay_rx = Arc::new(tokio::sync::Mutex::new(pay_rx));
-    let mut payers = tokio::task::JoinSet::new();
-    for _ in 0..PAYERS {
-        let (api, pay_rx) = (api.clone(), pay_rx.clone());
-        payers.spawn(async move {
-            let mut paid: Vec<(String, Delivered)> = Vec::new();
-            loop {
-                let Some((seq, booking_id, amount)) = pay_rx.lock().await.recv().await else {
-                    break;
-                };
-                let event = stripe_paid(&format!("evt_failover_{seq}"), &booking_id, amount);
-                let d =
-                    deliver_until_acked(&api, &event, Duration::from_millis(100), GIVE_UP).await?;
-                paid.push((booking_id, d));
+            if a.label == "201" || a.label == "409 sold_out" {
+                seen.acked_at.lock().unwrap().push((sent, at));
             }
-            anyhow::Ok(paid)
-        });
-    }
+        })
+    };
+    let shape = Shape {
+        label: "failover",
+        clients: CLIENTS,
+        payers: PAYERS,
+        per_slot: PER_SLOT,
+        pace: PACE,
+        give_up: GIVE_UP,
+    };
+    let load = Mixed::start(&api, slots.clone(), tokens.clone(), shape, watch);
 
     let mut without_primary = Vec::with_capacity(kills);
     let mut to_first_ack = Vec::with_capacity(kills);
@@ -338,26 +285,18 @@ pub async fn failover(kills: usize) -> anyhow::Result<FaultReport> {
             },
             secs(promoted),
             secs(first),
-            next.load(Ordering::Relaxed)
+            load.started()
         );
         without_primary.push(promoted);
         to_first_ack.push(first);
     }
     formation.wait_whole().await?;
-    stop.store(true, Ordering::Relaxed);
     check!(
         failed_over == kills,
         "only {failed_over} of {kill} kills failed over to the standby"
     );
     let load_secs = started.elapsed();
-    let mut acked: Vec<Acked> = Vec::new();
-    while let Some(done) = clients.join_next().await {
-        acked.extend(done??);
-    }
-    let mut paid: Vec<(String, Delivered)> = Vec::new();
-    while let Some(done) = payers.join_next().await {
-        paid.extend(done??);
-    }
+    let (acked, paid) = load.finish().await?;
     println!("load stopped after {}; checking…", secs(load_secs));
 
     let created = acked.iter().filter(|a| a.booking_id().is_some()).count();

@@ -6,18 +6,18 @@
 //! once, and `verify` is clean.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ledger_store::embedded::Durability;
-use tokio::sync::mpsc;
 
+use super::mixed::{Mixed, Shape, Watcher};
 use super::{
-    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
-    deliver_until_acked, secs, tally, Acked, Answer, Delivered, FaultReport, Outcome, Rng,
+    check_acknowledged, check_paid_once, check_slots, check_verify, secs, tally, Answer,
+    FaultReport, Rng,
 };
-use crate::harness::{free_port, stripe_paid, Api, Bench, Service, ServiceOptions};
+use crate::harness::{free_port, Api, Bench, Service, ServiceOptions};
 
 /// Booking clients, each with its own customer token.
 const CLIENTS: usize = 8;
@@ -68,82 +68,26 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
         PACE.as_millis()
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
     let seen = Arc::new(Seen::default());
-    let (pay_tx, pay_rx) = mpsc::unbounded_channel::<(u64, String, i64)>();
     let started = Instant::now();
-
-    let mut clients = tokio::task::JoinSet::new();
-    for client in 0..CLIENTS {
-        let (api, slots, tokens, stop, next, seen, pay_tx) = (
-            api.clone(),
-            slots.clone(),
-            tokens.clone(),
-            stop.clone(),
-            next.clone(),
-            seen.clone(),
-            pay_tx.clone(),
-        );
-        clients.spawn(async move {
-            let mut acked = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let began = tokio::time::Instant::now();
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                let slot = &slots[((seq / PER_SLOT) % slots.len() as u64) as usize];
-                let key = format!("kill-{seq}");
-                let mut watch = |a: &Answer, _: Instant, _: Instant| {
-                    seen.attempts.fetch_add(1, Ordering::Relaxed);
-                    if a.retryable() {
-                        seen.retried.lock().unwrap().push(a.label.clone());
-                    }
-                };
-                let a = book_until_acked(
-                    &api,
-                    &tokens[client],
-                    client,
-                    &key,
-                    slot,
-                    GIVE_UP,
-                    &mut watch,
-                )
-                .await?;
-                if let Outcome::Created {
-                    booking_id,
-                    amount_minor,
-                    ..
-                } = &a.outcome
-                {
-                    if seq % 2 == 0 {
-                        let _ = pay_tx.send((seq, booking_id.clone(), *amount_minor));
-                    }
-                }
-                acked.push(a);
-                tokio::time::sleep_until(began + PACE).await;
+    let watch: Watcher = {
+        let seen = seen.clone();
+        Arc::new(move |a: &Answer, _: Instant, _: Instant| {
+            seen.attempts.fetch_add(1, Ordering::Relaxed);
+            if a.retryable() {
+                seen.retried.lock().unwrap().push(a.label.clone());
             }
-            anyhow::Ok(acked)
-        });
-    }
-    drop(pay_tx);
-
-    let pay_rx = Arc::new(tokio::sync::Mutex::new(pay_rx));
-    let mut payers = tokio::task::JoinSet::new();
-    for _ in 0..PAYERS {
-        let (api, pay_rx) = (api.clone(), pay_rx.clone());
-        payers.spawn(async move {
-            let mut paid: Vec<(String, Delivered)> = Vec::new();
-            loop {
-                let Some((seq, booking_id, amount)) = pay_rx.lock().await.recv().await else {
-                    break;
-                };
-                let event = stripe_paid(&format!("evt_kill_{seq}"), &booking_id, amount);
-                let d =
-                    deliver_until_acked(&api, &event, Duration::from_millis(100), GIVE_UP).await?;
-                paid.push((booking_id, d));
-            }
-            anyhow::Ok(paid)
-        });
-    }
+        })
+    };
+    let shape = Shape {
+        label: "kill",
+        clients: CLIENTS,
+        payers: PAYERS,
+        per_slot: PER_SLOT,
+        pace: PACE,
+        give_up: GIVE_UP,
+    };
+    let load = Mixed::start(&api, slots.clone(), tokens.clone(), shape, watch);
 
     // The killer.
     let (mut rng, seed) = Rng::seeded();
@@ -166,20 +110,12 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
             wait.as_secs_f64(),
             service.pid(),
             secs(killed.elapsed()),
-            next.load(Ordering::Relaxed)
+            load.started()
         );
     }
-    stop.store(true, Ordering::Relaxed);
     let load_secs = started.elapsed();
+    let (acked, paid) = load.finish().await?;
 
-    let mut acked: Vec<Acked> = Vec::new();
-    while let Some(done) = clients.join_next().await {
-        acked.extend(done??);
-    }
-    let mut paid: Vec<(String, Delivered)> = Vec::new();
-    while let Some(done) = payers.join_next().await {
-        paid.extend(done??);
-    }
     println!(
         "load stopped after {}; all clients and payers drained; checking…",
         secs(load_secs)

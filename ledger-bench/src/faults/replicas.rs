@@ -8,21 +8,19 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ledger_store::embedded::Durability;
 use serde_json::Value;
-use tokio::sync::mpsc;
 
 use super::kill::restart;
+use super::mixed::{Mixed, Shape};
 use super::{
-    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
-    deliver_until_acked, secs, Acked, Answer, Delivered, FaultReport, Outcome, Rng,
+    check_acknowledged, check_paid_once, check_slots, check_verify, secs, FaultReport, Outcome, Rng,
 };
-use crate::harness::{free_port, stripe_paid, Api, Bench, Service, ServiceOptions};
+use crate::harness::{free_port, Api, Bench, Service, ServiceOptions};
 
 const REPLICAS: usize = 3;
 const CLIENTS: usize = 8;
@@ -66,71 +64,21 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
     let tokens = Arc::new(bench.customer_tokens("fault-replicas", CLIENTS));
     let started_at = Utc::now();
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let next = Arc::new(AtomicU64::new(0));
-    let (pay_tx, pay_rx) = mpsc::unbounded_channel::<(u64, String, i64)>();
-    let mut clients = tokio::task::JoinSet::new();
-    for client in 0..CLIENTS {
-        let (api, slots, tokens, stop, next, pay_tx) = (
-            api.clone(),
-            slots.clone(),
-            tokens.clone(),
-            stop.clone(),
-            next.clone(),
-            pay_tx.clone(),
-        );
-        clients.spawn(async move {
-            let mut acked = Vec::new();
-            while !stop.load(Ordering::Relaxed) {
-                let began = tokio::time::Instant::now();
-                let seq = next.fetch_add(1, Ordering::Relaxed);
-                let slot = &slots[((seq / PER_SLOT) % slots.len() as u64) as usize];
-                let mut watch = |_: &Answer, _: Instant, _: Instant| {};
-                let a = book_until_acked(
-                    &api,
-                    &tokens[client],
-                    client,
-                    &format!("replicas-{seq}"),
-                    slot,
-                    GIVE_UP,
-                    &mut watch,
-                )
-                .await?;
-                if let Outcome::Created {
-                    booking_id,
-                    amount_minor,
-                    ..
-                } = &a.outcome
-                {
-                    if seq % 2 == 0 {
-                        let _ = pay_tx.send((seq, booking_id.clone(), *amount_minor));
-                    }
-                }
-                acked.push(a);
-                tokio::time::sleep_until(began + PACE).await;
-            }
-            anyhow::Ok(acked)
-        });
-    }
-    drop(pay_tx);
-    let pay_rx = Arc::new(tokio::sync::Mutex::new(pay_rx));
-    let mut payers = tokio::task::JoinSet::new();
-    for _ in 0..PAYERS {
-        let (api, pay_rx) = (api.clone(), pay_rx.clone());
-        payers.spawn(async move {
-            let mut paid: Vec<(String, Delivered)> = Vec::new();
-            loop {
-                let Some((seq, booking_id, amount)) = pay_rx.lock().await.recv().await else {
-                    break;
-                };
-                let event = stripe_paid(&format!("evt_replicas_{seq}"), &booking_id, amount);
-                let d =
-                    deliver_until_acked(&api, &event, Duration::from_millis(100), GIVE_UP).await?;
-                paid.push((booking_id, d));
-            }
-            anyhow::Ok(paid)
-        });
-    }
+    let shape = Shape {
+        label: "replicas",
+        clients: CLIENTS,
+        payers: PAYERS,
+        per_slot: PER_SLOT,
+        pace: PACE,
+        give_up: GIVE_UP,
+    };
+    let load = Mixed::start(
+        &api,
+        slots.clone(),
+        tokens.clone(),
+        shape,
+        Arc::new(|_, _, _| {}),
+    );
 
     let (mut rng, seed) = Rng::seeded();
     println!("kill intervals: random 2–4 s (seed {seed})");
@@ -146,18 +94,10 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
             "kill {}/{cycles}: replica {victim} killed, back in {}; {} requests started so far",
             cycle + 1,
             secs(killed.elapsed()),
-            next.load(Ordering::Relaxed)
+            load.started()
         );
     }
-    stop.store(true, Ordering::Relaxed);
-    let mut acked: Vec<Acked> = Vec::new();
-    while let Some(done) = clients.join_next().await {
-        acked.extend(done??);
-    }
-    let mut paid: Vec<(String, Delivered)> = Vec::new();
-    while let Some(done) = payers.join_next().await {
-        paid.extend(done??);
-    }
+    let (acked, paid) = load.finish().await?;
     let ended_at = Utc::now();
     let created = acked.iter().filter(|a| a.booking_id().is_some()).count();
     let sold_out = acked.len() - created;
