@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{mpsc, Notify};
 use tokio_postgres::AsyncMessage;
 
@@ -46,18 +45,8 @@ impl Store {
     async fn listen_once(&self, wakes: &[(&'static str, Arc<Notify>)]) -> Result<(), StoreError> {
         let (pg, tls) = &*self.direct;
         let (send, mut received) = mpsc::unbounded_channel::<String>();
-        let client = if crate::tls::sockets_only(pg) {
-            let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
-            tokio::spawn(forward(connection, send));
-            client
-        } else {
-            let connector = tls
-                .connector()
-                .map_err(|e| StoreError::Database(e.to_string()))?;
-            let (client, connection) = pg.connect(connector).await?;
-            tokio::spawn(forward(connection, send));
-            client
-        };
+        let (client, messages) = crate::tls::connect(pg, tls).await?;
+        tokio::spawn(forward(messages, send));
         let listen: String = wakes
             .iter()
             .map(|(channel, _)| format!("LISTEN {channel};"))
@@ -83,14 +72,7 @@ fn wake_all(wake: &Notify) {
 }
 
 /// Drives the connection, passing on the channel of every notification.
-async fn forward<S, T>(
-    mut connection: tokio_postgres::Connection<S, T>,
-    send: mpsc::UnboundedSender<String>,
-) where
-    S: AsyncRead + AsyncWrite + Unpin,
-    T: AsyncRead + AsyncWrite + Unpin,
-{
-    let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+async fn forward(mut messages: crate::tls::Messages, send: mpsc::UnboundedSender<String>) {
     while let Some(Ok(message)) = messages.next().await {
         if let AsyncMessage::Notification(n) = message {
             if send.send(n.channel().to_owned()).is_err() {

@@ -1,6 +1,9 @@
 //! Schema migrations: the SQL files of `migrations/`, embedded at build time and applied
 //! with refinery under an advisory lock, so replicas starting together apply them once.
 
+use futures_util::StreamExt;
+use tokio_postgres::AsyncMessage;
+
 use crate::tls::Tls;
 use crate::StoreError;
 
@@ -24,32 +27,20 @@ pub async fn connect_one_with(
     pg: &tokio_postgres::Config,
     tls: &Tls,
 ) -> Result<tokio_postgres::Client, StoreError> {
-    let client = if crate::tls::sockets_only(pg) {
-        let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
-        spawn(connection);
-        client
-    } else {
-        let connector = tls
-            .connector()
-            .map_err(|e| StoreError::Database(e.to_string()))?;
-        let (client, connection) = pg.connect(connector).await?;
-        spawn(connection);
-        client
-    };
-    Ok(client)
-}
-
-/// Runs a connection on this runtime until its client is dropped.
-fn spawn<S, T>(connection: tokio_postgres::Connection<S, T>)
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
+    let (client, mut messages) = crate::tls::connect(pg, tls).await?;
     tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::debug!(error = %StoreError::from(e), "database connection ended");
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notice(n)) => tracing::debug!(notice = %n, "database notice"),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(error = %StoreError::from(e), "database connection ended");
+                    return;
+                }
+            }
         }
     });
+    Ok(client)
 }
 
 /// The newest migration version this build carries.

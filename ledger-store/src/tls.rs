@@ -184,6 +184,41 @@ pub(crate) fn sockets_only(pg: &PgConfig) -> bool {
             .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)))
 }
 
+/// A connection's messages (notices, notifications), polled by whoever drives it.
+pub(crate) type Messages = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<Item = Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>>
+            + Send,
+    >,
+>;
+
+/// One connection of its own with this TLS policy (none on Unix sockets): the client, and
+/// the connection as the stream of its messages, which must be polled for the client to
+/// work (until it ends, when the connection does).
+pub(crate) async fn connect(
+    pg: &PgConfig,
+    tls: &Tls,
+) -> Result<(tokio_postgres::Client, Messages), crate::StoreError> {
+    fn messages<S, T>(mut connection: tokio_postgres::Connection<S, T>) -> Messages
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        Box::pin(futures_util::stream::poll_fn(move |cx| {
+            connection.poll_message(cx)
+        }))
+    }
+    if sockets_only(pg) {
+        let (client, connection) = pg.connect(tokio_postgres::NoTls).await?;
+        return Ok((client, messages(connection)));
+    }
+    let connector = tls
+        .connector()
+        .map_err(|e| crate::StoreError::Database(e.to_string()))?;
+    let (client, connection) = pg.connect(connector).await?;
+    Ok((client, messages(connection)))
+}
+
 impl Tls {
     /// The driver's TLS connector for this policy. Reads `sslrootcert` when it is needed.
     pub fn connector(&self) -> Result<MakeRustlsConnect, TlsError> {
