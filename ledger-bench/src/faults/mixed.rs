@@ -2,6 +2,7 @@
 //! retry with the same key until acknowledged, and payers that deliver a Stripe payment
 //! for every other 201 until it is answered 200.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,8 +10,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use super::{book_until_acked, deliver_until_acked, Acked, Answer, Delivered, Outcome};
-use crate::harness::{stripe_paid, Api};
+use super::{
+    book_until_acked, check_acknowledged, check_paid_once, check_slots, check_verify,
+    deliver_until_acked, tally, Acked, Answer, Delivered, Outcome,
+};
+use crate::harness::{stripe_paid, Api, Bench};
 
 /// Sees every booking attempt: (answer, sent, answered).
 pub type Watcher = Arc<dyn Fn(&Answer, Instant, Instant) + Send + Sync>;
@@ -140,4 +144,78 @@ impl Mixed {
         }
         Ok((acked, paid))
     }
+}
+
+/// What [`check_mixed`] found.
+pub struct Checked {
+    /// Acknowledged 201s and 409 `sold_out`s.
+    pub created: usize,
+    pub sold_out: usize,
+    /// `applied` / `duplicate` counts of the deliveries.
+    pub paid_statuses: String,
+    /// Slots checked.
+    pub slots: usize,
+}
+
+/// The checks after a mixed load: a meaningful run (201s and `sold_out`s), no payment
+/// acknowledged twice or answered `duplicate` at its first delivery; every acknowledged
+/// booking exists once with its status and replays to its first answer
+/// ([`check_acknowledged`]); no slot oversold and its seats the 201s ([`check_slots`]);
+/// `BookingPaid` once per paid booking; `verify` clean. Prints what each found.
+#[allow(clippy::too_many_arguments)]
+pub async fn check_mixed(
+    api: &Api,
+    bench: &Bench,
+    operator: &str,
+    tokens: &[String],
+    slots: &[String],
+    acked: &[Acked],
+    paid: &[(String, Delivered)],
+) -> anyhow::Result<Checked> {
+    let created = acked.iter().filter(|a| a.booking_id().is_some()).count();
+    let sold_out = acked.len() - created;
+    check!(
+        created > 0 && sold_out > 0,
+        "the load saw {created} 201s and {sold_out} sold_out: not a meaningful run"
+    );
+    let paid_ids: HashSet<String> = paid.iter().map(|(id, _)| id.clone()).collect();
+    check!(
+        paid_ids.len() == paid.len(),
+        "a booking was paid by two events"
+    );
+    let first_time_duplicates = paid
+        .iter()
+        .filter(|(_, d)| d.status == "duplicate" && d.attempts == 1)
+        .count();
+    check!(
+        first_time_duplicates == 0,
+        "{first_time_duplicates} payments answered `duplicate` to their first delivery"
+    );
+    let expected = |id: &str| {
+        if paid_ids.contains(id) {
+            "paid"
+        } else {
+            "held"
+        }
+    };
+    let (replays, empty) =
+        check_acknowledged(api, bench, operator, tokens, acked, &expected).await?;
+    println!(
+        "every 201 exists once with the expected status; booking streams with events = the {created} acknowledged 201s ({empty} empty stream rows left by sold-out or uncommitted attempts); {replays} keys replayed to their first answer"
+    );
+    let (slot_n, seats) = check_slots(bench, slots, acked, &paid_ids).await?;
+    println!("{slot_n} slots: none over capacity; {seats} seats held + confirmed = the acknowledged 201s");
+    check_paid_once(bench, &paid_ids).await?;
+    println!(
+        "BookingPaid exactly once for each of the {} paid bookings",
+        paid_ids.len()
+    );
+    check_verify(bench).await?;
+    println!("ledger-replay verify: clean");
+    Ok(Checked {
+        created,
+        sold_out,
+        paid_statuses: tally(paid.iter().map(|(_, d)| d.status.as_str())),
+        slots: slot_n,
+    })
 }
