@@ -88,7 +88,7 @@ pub(crate) struct Writes {
     pub claims: IndexWrites,
     pub outcomes: Vec<OutcomeRow>,
     /// Some answer of this transaction rests on an earlier commit (a replayed outcome, a
-    /// provider's duplicate): the transaction writes a WAL record ([`sql::TAKE_XID`]), so
+    /// provider's duplicate): the transaction writes a WAL record ([`sql::WITNESS_RECORD`]), so
     /// that its COMMIT waits for the synchronous standby like any write, and that wait
     /// covers the earlier commit. Without it a replay could be answered from a commit that
     /// only this node has (crash recovery makes commits visible that never reached the
@@ -253,14 +253,15 @@ pub(crate) async fn write_and_commit(
     };
     // Joined like the indexes: both statements go out before the COMMIT.
     let store_outcomes = async {
-        let take_xid = async {
+        let witness_record = async {
             match witness {
-                true => conn.batch_execute(sql::TAKE_XID).await,
+                true => conn.batch_execute(sql::WITNESS_RECORD).await,
                 false => Ok(()),
             }
         };
-        let (took, stored) = tokio::join!(biased; take_xid, insert_outcomes(conn, st, &outcomes));
-        took.and(stored)
+        let (recorded, stored) =
+            tokio::join!(biased; witness_record, insert_outcomes(conn, st, &outcomes));
+        recorded.and(stored)
     };
     // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then
     // rolls back. A statement that fails on our side (a parameter that does not encode)

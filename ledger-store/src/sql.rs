@@ -345,9 +345,9 @@ pub fn bench_scan_fold() -> String {
 /// the synchronous standby like any write — and that wait covers every WAL record before it.
 /// A transaction id alone is not enough: PostgreSQL waits only for transactions that wrote
 /// WAL before their commit record. Any role may call it, at any `wal_level`.
-pub const TAKE_XID: &str = "SELECT pg_logical_emit_message(true, 'ledger.witness', '')";
+pub const WITNESS_RECORD: &str = "SELECT pg_logical_emit_message(true, 'ledger.witness', '')";
 
-/// [`TAKE_XID`] in a transaction of its own: returns once everything committed before it
+/// [`WITNESS_RECORD`] in a transaction of its own: returns once everything committed before it
 /// is on the synchronous standby.
 pub const WITNESS: &str =
     "BEGIN; SELECT pg_logical_emit_message(true, 'ledger.witness', ''); COMMIT";
