@@ -5,7 +5,7 @@
 use ledger_store::{listen, Job, Store};
 
 use crate::startup::AppState;
-use crate::{outbox, projector, reconciler, sweeper};
+use crate::{outbox, projector, reconciler, retention, sweeper};
 
 /// Between two `COMMITTED` announcements of this replica: a hot slot commits every few
 /// milliseconds, and a runner needs one wake-up per pass, not per commit.
@@ -43,6 +43,7 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }),
             Job::Sweeper => leased(store, job, move || sweeper::run(state.clone())),
             Job::Reconciliation => leased(store, job, move || reconciler::run(state.clone())),
+            Job::Retention => leased(store, job, move || retention::run(state.clone())),
         }
     });
     [listener, announcer].into_iter().chain(jobs).collect()

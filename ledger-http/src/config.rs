@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 use ledger_store::bootstrap::DatabaseSource;
+use ledger_store::retention::{DEFAULT_CLIENT_RETENTION, MIN_CLIENT_RETENTION};
 use ledger_store::tls::{parse_database_url, TlsError};
 use ledger_store::StoreSettings;
 
@@ -29,6 +30,8 @@ pub const DEFAULT_HOLD_MINUTES: i64 = 15;
 /// Longest hold an operator may configure (a day).
 pub const MAX_HOLD_MINUTES: i64 = 24 * 60;
 pub const DEFAULT_TIME_ZONE: &str = "America/Argentina/Buenos_Aires";
+/// The longest `LEDGER_IDEMPOTENCY_RETENTION_HOURS`: a year (keys must not grow unbounded).
+pub const MAX_RETENTION_HOURS: i64 = 366 * 24;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Environment {
@@ -73,6 +76,9 @@ pub struct Settings {
     /// `LEDGER_RECONCILE_AFTER_MINUTES`: the automatic reconciliation's first look after a
     /// payment request (10; 1..=1440).
     pub reconcile_after: chrono::Duration,
+    /// `LEDGER_IDEMPOTENCY_RETENTION_HOURS`: how long client idempotency keys and their
+    /// outcomes are kept (168; at least 72).
+    pub key_retention: chrono::Duration,
     pub default_time_zone: Tz,
     pub providers: Providers,
 }
@@ -187,6 +193,23 @@ impl Settings {
                     )
                 })?,
         };
+        let retention_hours = match get("LEDGER_IDEMPOTENCY_RETENTION_HOURS")? {
+            None => DEFAULT_CLIENT_RETENTION.num_hours(),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .filter(|h| (MIN_CLIENT_RETENTION.num_hours()..=MAX_RETENTION_HOURS).contains(h))
+                .ok_or_else(|| {
+                    invalid(
+                        "LEDGER_IDEMPOTENCY_RETENTION_HOURS",
+                        format!(
+                            "expected whole hours, {}..={MAX_RETENTION_HOURS} (keys must outlive every client's retries)",
+                            MIN_CLIENT_RETENTION.num_hours()
+                        ),
+                    )
+                })?,
+        };
         let zone = get("LEDGER_DEFAULT_TIME_ZONE")?.unwrap_or_else(|| DEFAULT_TIME_ZONE.into());
         let default_time_zone = zone.trim().parse::<Tz>().map_err(|_| {
             invalid(
@@ -206,6 +229,7 @@ impl Settings {
             environment,
             hold_ttl: chrono::Duration::minutes(hold_minutes),
             reconcile_after: chrono::Duration::minutes(reconcile_minutes),
+            key_retention: chrono::Duration::hours(retention_hours),
             default_time_zone,
         })
     }
@@ -474,6 +498,19 @@ mod tests {
             ("LEDGER_ENV", "prod"),
         ] {
             assert_eq!(settings(&[(name, value)]).unwrap_err().name, name);
+        }
+    }
+
+    #[test]
+    fn key_retention_is_a_week_by_default_and_never_under_three_days() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.key_retention, chrono::Duration::hours(168));
+        let s = settings(&[("LEDGER_IDEMPOTENCY_RETENTION_HOURS", "72")]).unwrap();
+        assert_eq!(s.key_retention, chrono::Duration::hours(72));
+        for bad in ["71", "0", "-5", "a week", "8785"] {
+            let e = settings(&[("LEDGER_IDEMPOTENCY_RETENTION_HOURS", bad)]).unwrap_err();
+            assert_eq!(e.name, "LEDGER_IDEMPOTENCY_RETENTION_HOURS", "{bad}");
+            assert!(e.to_string().contains("72.."), "{e}");
         }
     }
 

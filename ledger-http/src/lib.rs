@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod projector;
 pub mod providers;
 pub mod reconciler;
+pub mod retention;
 pub mod routes;
 pub mod secrets;
 pub mod startup;

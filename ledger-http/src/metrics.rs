@@ -69,6 +69,7 @@ impl Metrics {
             Box::new(projection_lag.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(reconciliation.clone()),
             Box::new(crate::reconciler::RECONCILIATIONS.clone()),
+            Box::new(crate::retention::PRUNED.clone()),
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(bookings.clone()),

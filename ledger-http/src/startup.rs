@@ -44,6 +44,9 @@ pub struct AppState {
     /// How long after a payment request the automatic reconciliation first looks
     /// (`LEDGER_RECONCILE_AFTER_MINUTES`).
     pub reconcile_after: chrono::Duration,
+    /// How long client idempotency keys and outcomes are kept
+    /// (`LEDGER_IDEMPOTENCY_RETENTION_HOURS`).
+    pub key_retention: chrono::Duration,
 }
 
 impl AppState {
@@ -62,6 +65,7 @@ impl AppState {
             announce: Arc::new(tokio::sync::Notify::new()),
             projected: Arc::new(tokio::sync::Notify::new()),
             reconcile_after: crate::reconciler::DEFAULT_AFTER,
+            key_retention: ledger_store::retention::DEFAULT_CLIENT_RETENTION,
         }
     }
 

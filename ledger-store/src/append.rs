@@ -262,7 +262,7 @@ impl LockedStreams {
                 self.release();
                 Ok(committed)
             }
-            Err(CommitError::Unique("events_dedup_key" | "command_outcomes_pkey")) => {
+            Err(CommitError::Unique("dedup_keys_pkey" | "command_outcomes_pkey")) => {
                 // On an error the connection is dropped with `self`, not pooled.
                 let found = self.find_outcome(batch.dedup.as_ref()).await?;
                 self.release();

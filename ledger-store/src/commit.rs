@@ -87,6 +87,9 @@ pub(crate) struct Writes {
     pub holds: IndexWrites,
     pub claims: IndexWrites,
     pub outcomes: Vec<OutcomeRow>,
+    /// The ledger's clock for this transaction: its events' `recorded_at`, and the age of
+    /// its outcomes and keys for retention.
+    pub recorded_at: DateTime<Utc>,
     /// Some answer of this transaction rests on an earlier commit (a replayed outcome, a
     /// provider's duplicate): the transaction writes a WAL record ([`sql::WITNESS_RECORD`]), so
     /// that its COMMIT waits for the synchronous standby like any write, and that wait
@@ -167,7 +170,7 @@ pub(crate) enum CommitError {
 
 /// The unique constraints a concurrent transaction can make us hit.
 const RACED: [&str; 4] = [
-    "events_dedup_key",
+    "dedup_keys_pkey",
     "command_outcomes_pkey",
     "streams_pkey",
     "events_stream_version_key",
@@ -188,6 +191,7 @@ pub(crate) async fn write_and_commit(
         holds,
         claims,
         outcomes,
+        recorded_at,
         witness,
     } = writes;
     let inserts: Vec<&HeadWrite> = heads.iter().filter(|h| h.insert).collect();
@@ -260,7 +264,7 @@ pub(crate) async fn write_and_commit(
             }
         };
         let (recorded, stored) =
-            tokio::join!(biased; witness_record, insert_outcomes(conn, st, &outcomes));
+            tokio::join!(biased; witness_record, insert_outcomes(conn, st, &outcomes, recorded_at));
         recorded.and(stored)
     };
     // Pipelined. A statement the server rejects aborts the transaction, and COMMIT then
@@ -456,6 +460,7 @@ async fn insert_outcomes(
     conn: &Object,
     st: &CommitStatements,
     outcomes: &[OutcomeRow],
+    recorded_at: DateTime<Utc>,
 ) -> Result<u64, tokio_postgres::Error> {
     if outcomes.is_empty() {
         return Ok(0);
@@ -471,7 +476,15 @@ async fn insert_outcomes(
     let cursors: Vec<bool> = outcomes.iter().map(|o| o.cursor).collect();
     conn.execute(
         &st.insert_outcomes,
-        &[&scopes, &keys, &fps, &statuses, &bodies, &cursors],
+        &[
+            &scopes,
+            &keys,
+            &fps,
+            &statuses,
+            &bodies,
+            &cursors,
+            &recorded_at,
+        ],
     )
     .await
 }

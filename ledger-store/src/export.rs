@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio_postgres::Statement;
 
+use crate::retention::{MIN_CLIENT_RETENTION, PROVIDER_RETENTION};
 use crate::{sql, DedupKey, FeedEvent, Store, StoreError};
 
 /// One line of an export (`ledger-replay export`): the recorded event in its serde form
@@ -161,7 +162,9 @@ impl Store {
         })
     }
 
-    /// Events whose dedup key an earlier event carries too, oldest first (invariant 3).
+    /// Events whose dedup key an earlier event carries too, recorded within the shortest
+    /// window a key is kept ([`MIN_CLIENT_RETENTION`], [`PROVIDER_RETENTION`]), oldest
+    /// first (invariant 3: a key is free again only once pruned).
     pub async fn duplicate_dedup_keys(
         &self,
         limit: i64,
@@ -169,7 +172,13 @@ impl Store {
         let limit = check_limit(limit)?;
         let client = self.client().await?;
         let stmt = client.prepare_cached(sql::DUPLICATE_DEDUP_KEYS).await?;
-        let rows = client.query(&stmt, &[&limit]).await?;
+        let (client_window, provider_window) = (
+            MIN_CLIENT_RETENTION.num_seconds(),
+            PROVIDER_RETENTION.num_seconds(),
+        );
+        let rows = client
+            .query(&stmt, &[&limit, &client_window, &provider_window])
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(DuplicateDedup {

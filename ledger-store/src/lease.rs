@@ -1,5 +1,5 @@
 //! Leases on background work, so that with several replicas on one database exactly one
-//! runs each job (projection runner, outbox, sweeper, reconciliation).
+//! runs each job (projection runner, outbox, sweeper, reconciliation, retention).
 //!
 //! A lease is a session-level advisory lock held on a connection of its own, taken out of
 //! the pool. PostgreSQL releases it the moment that session ends — the replica died, its
@@ -29,14 +29,16 @@ pub enum Job {
     Outbox,
     Sweeper,
     Reconciliation,
+    Retention,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [
+    pub const ALL: [Job; 5] = [
         Job::Projections,
         Job::Outbox,
         Job::Sweeper,
         Job::Reconciliation,
+        Job::Retention,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Job {
             Job::Outbox => "outbox",
             Job::Sweeper => "sweeper",
             Job::Reconciliation => "reconciliation",
+            Job::Retention => "retention",
         }
     }
 
@@ -57,6 +60,7 @@ impl Job {
             Job::Outbox => 2,
             Job::Sweeper => 3,
             Job::Reconciliation => 4,
+            Job::Retention => 5,
         }
     }
 }

@@ -26,6 +26,7 @@ mod outcome;
 mod plan;
 mod read;
 mod reconcile;
+pub mod retention;
 mod snapshot;
 mod sql;
 mod store;

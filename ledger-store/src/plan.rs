@@ -89,7 +89,10 @@ impl LockedStreams {
         recorded_at: DateTime<Utc>,
     ) -> Result<Writes, StoreError> {
         check_batch_shape(batch)?;
-        let mut writes = Writes::default();
+        let mut writes = Writes {
+            recorded_at,
+            ..Writes::default()
+        };
         for (i, append) in batch.streams.iter().enumerate() {
             if batch.streams[..i]
                 .iter()

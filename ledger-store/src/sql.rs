@@ -16,13 +16,20 @@ WHERE stream_id = ANY($1::text[])
 ORDER BY stream_id COLLATE \"C\"
 FOR UPDATE";
 
+/// The events, and the dedup keys they carry into `dedup_keys` (where a kept key is unique:
+/// a key in use makes the statement fail on `dedup_keys_pkey`).
 pub const INSERT_EVENTS: &str = "\
-INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
-                    dedup_scope, dedup_key, payload, metadata, recorded_at, prev_hash, hash)
-SELECT * FROM unnest($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::int4[],
-                     $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[],
-                     $11::bytea[], $12::bytea[])
-RETURNING stream_id, stream_version, global_position, tx_id::text";
+WITH e AS (
+  INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version,
+                      dedup_scope, dedup_key, payload, metadata, recorded_at, prev_hash, hash)
+  SELECT * FROM unnest($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::int4[],
+                       $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::timestamptz[],
+                       $11::bytea[], $12::bytea[])
+  RETURNING stream_id, stream_version, global_position, tx_id, dedup_scope, dedup_key, recorded_at),
+k AS (
+  INSERT INTO dedup_keys (scope, key, recorded_at)
+  SELECT dedup_scope, dedup_key, recorded_at FROM e WHERE dedup_scope IS NOT NULL)
+SELECT stream_id, stream_version, global_position, tx_id::text FROM e";
 
 /// One stream's new head. `wake_mode`: 0 keeps `wake_at`, 1 sets it, 2 clears it. One
 /// statement per stream (pipelined, so no extra round trip): the primary-key equality
@@ -46,17 +53,18 @@ SELECT s.id, s.category, s.version, s.hash, s.snapshot,
 FROM unnest($1::text[], $2::text[], $3::int8[], $4::bytea[], $5::jsonb[], $6::timestamptz[])
   AS s(id, category, version, hash, snapshot, wake)";
 
-/// Outcomes of the transaction's commands. Where `$6` is true the body gets a `cursor`
+/// Outcomes of the transaction's commands, recorded at `$7` (the ledger's clock). Where `$6` is true the body gets a `cursor`
 /// member: the feed cursor of the last event this transaction inserted (the same text as
 /// `Cursor`'s Display), so a replayed outcome carries the cursor the first answer had. The
 /// cursor is an uncorrelated subquery: computed once per statement, not per outcome.
 pub const INSERT_OUTCOMES: &str = "\
-INSERT INTO command_outcomes (scope, key, fingerprint, status, body)
+INSERT INTO command_outcomes (scope, key, fingerprint, status, body, created_at)
 SELECT o.scope, o.key, o.fp, o.status,
        CASE WHEN o.cursor THEN jsonb_set(o.body, '{cursor}', (SELECT to_jsonb(
            lpad(to_hex((pg_current_xact_id()::text)::int8), 16, '0')
            || lpad(to_hex(currval(pg_get_serial_sequence('events', 'global_position'))), 16, '0'))))
-       ELSE o.body END
+       ELSE o.body END,
+       $7
 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::int2[], $5::jsonb[], $6::bool[])
   AS o(scope, key, fp, status, body, cursor)";
 
@@ -120,10 +128,11 @@ pub const CLAIMS_DELETE: &str = "DELETE FROM coupon_claims WHERE code = $1 AND b
 pub const SELECT_OUTCOME: &str = "\
 SELECT fingerprint, status, body FROM command_outcomes WHERE scope = $1 AND key = $2";
 
-/// A key's stored outcome, if any, and whether an event carries the key (one row always).
+/// A key's stored outcome, if any, and whether a kept event carries the key (one row
+/// always).
 pub const SELECT_KEY_USE: &str = "\
 SELECT o.fingerprint, o.status, o.body,
-       EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2) AS in_events
+       EXISTS (SELECT 1 FROM dedup_keys WHERE scope = $1 AND key = $2) AS in_events
 FROM (SELECT 1) AS one
 LEFT JOIN command_outcomes o ON o.scope = $1 AND o.key = $2";
 
@@ -202,7 +211,7 @@ WHERE category = $1 AND ($2::text[] IS NULL OR snapshot #>> $2::text[] = $3)
 ORDER BY stream_id COLLATE \"C\" LIMIT $5";
 
 pub const DEDUP_EXISTS: &str = "\
-SELECT EXISTS (SELECT 1 FROM events WHERE dedup_scope = $1 AND dedup_key = $2)";
+SELECT EXISTS (SELECT 1 FROM dedup_keys WHERE scope = $1 AND key = $2)";
 
 /// Cursor of the newest event of the whole ledger.
 pub const NEWEST_CURSOR: &str = "\
@@ -267,18 +276,21 @@ SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'o
 
 pub const COUNT_EVENTS: &str = "SELECT count(*) FROM events";
 
-/// Events carrying a (dedup_scope, dedup_key) pair that an earlier event (by position)
-/// carries too: every row but the first of each duplicated pair. The unique constraint makes
-/// this empty; the auditor asks anyway.
+/// Events carrying a (dedup_scope, dedup_key) pair that the previous event with that pair
+/// (by position) carries too, recorded less than the shortest retention before: `$2` for
+/// client keys, `$3` for provider ids (seconds). A pruned key is free again, so a pair may come back
+/// once its window has passed; within it the key table makes this empty, and the auditor
+/// asks anyway.
 pub const DUPLICATE_DEDUP_KEYS: &str = "\
-SELECT e.stream_id, e.stream_version, e.dedup_scope, e.dedup_key
-FROM events AS e
-JOIN (SELECT dedup_scope, dedup_key, min(global_position) AS first_position
-      FROM events WHERE dedup_scope IS NOT NULL
-      GROUP BY dedup_scope, dedup_key HAVING count(*) > 1) AS d
-  ON e.dedup_scope = d.dedup_scope AND e.dedup_key = d.dedup_key
- AND e.global_position > d.first_position
-ORDER BY e.global_position LIMIT $1";
+SELECT stream_id, stream_version, dedup_scope, dedup_key FROM (
+  SELECT stream_id, stream_version, dedup_scope, dedup_key, recorded_at, global_position,
+         lag(recorded_at) OVER (PARTITION BY dedup_scope, dedup_key ORDER BY global_position)
+           AS previous
+  FROM events WHERE dedup_scope IS NOT NULL) AS e
+WHERE previous IS NOT NULL
+  AND recorded_at - previous
+      < CASE WHEN dedup_scope LIKE 'client:%' THEN $2::int8 ELSE $3::int8 END * interval '1 second'
+ORDER BY global_position LIMIT $1";
 
 /// Command outcomes stored more than once under one (scope, key): the primary key makes
 /// this empty; the auditor asks anyway.
@@ -310,15 +322,24 @@ SET category = EXCLUDED.category, version = EXCLUDED.version,
     snapshot = NULL, snapshot_version = NULL
 WHERE s.version = 0";
 
-/// Events of an import, their global positions kept.
+/// Events of an import, their global positions kept, and their dedup keys (a key a ledger
+/// used twice, once its first use was pruned, is kept at its latest use; the retention job
+/// prunes the keys past their window).
 pub const IMPORT_EVENTS: &str = "\
-INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
-                    schema_version, payload, metadata, recorded_at, prev_hash, hash,
-                    dedup_scope, dedup_key)
-OVERRIDING SYSTEM VALUE
-SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[],
-                     $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[],
-                     $12::text[], $13::text[])";
+WITH e AS (
+  INSERT INTO events (global_position, stream_id, stream_version, event_id, event_type,
+                      schema_version, payload, metadata, recorded_at, prev_hash, hash,
+                      dedup_scope, dedup_key)
+  OVERRIDING SYSTEM VALUE
+  SELECT * FROM unnest($1::int8[], $2::text[], $3::int8[], $4::uuid[], $5::text[], $6::int4[],
+                       $7::jsonb[], $8::jsonb[], $9::timestamptz[], $10::bytea[], $11::bytea[],
+                       $12::text[], $13::text[])
+  RETURNING dedup_scope, dedup_key, recorded_at)
+INSERT INTO dedup_keys AS d (scope, key, recorded_at)
+SELECT DISTINCT ON (dedup_scope, dedup_key) dedup_scope, dedup_key, recorded_at
+FROM e WHERE dedup_scope IS NOT NULL
+ORDER BY dedup_scope, dedup_key, recorded_at DESC
+ON CONFLICT (scope, key) DO UPDATE SET recorded_at = greatest(d.recorded_at, EXCLUDED.recorded_at)";
 
 /// Moves the position sequence past the imported positions (a no-op with no events).
 pub const IMPORT_MOVE_SEQUENCE: &str = "\
@@ -374,3 +395,45 @@ UPDATE reconciliation_due SET attempts = $2, due_at = $3 WHERE booking_id = $1";
 /// Scheduled rows, and how many of them are due at $1.
 pub const RECONCILIATION_COUNTS: &str = "\
 SELECT count(*), count(*) FILTER (WHERE due_at <= $1) FROM reconciliation_due";
+
+// ---- retention (retention.rs) ----
+
+/// One batch of client outcomes recorded before `$1` (at most `$2`, oldest first), with the
+/// keys of their events. Rows a command has locked are skipped, never waited for; the
+/// batch's own row locks last one short statement.
+pub const PRUNE_OUTCOMES: &str = "\
+WITH o AS (
+  DELETE FROM command_outcomes WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM command_outcomes WHERE created_at < $1
+    ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING scope, key),
+k AS (
+  DELETE FROM dedup_keys AS d USING o WHERE d.scope = o.scope AND d.key = o.key RETURNING 1)
+SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM k)";
+
+/// One batch of client keys recorded before `$1` (at most `$2`, oldest first) that have no
+/// outcome left (keys of imported events, or of appends that stored none), with any
+/// outcome they do have.
+pub const PRUNE_CLIENT_KEYS: &str = "\
+WITH k AS (
+  DELETE FROM dedup_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM dedup_keys WHERE scope LIKE 'client:%' AND recorded_at < $1
+    ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING scope, key),
+o AS (
+  DELETE FROM command_outcomes AS c USING k WHERE c.scope = k.scope AND c.key = k.key
+  RETURNING 1)
+SELECT (SELECT count(*) FROM o), (SELECT count(*) FROM k)";
+
+/// One batch of provider event ids recorded before `$1` (at most `$2`, oldest first).
+pub const PRUNE_PROVIDER_KEYS: &str = "\
+WITH k AS (
+  DELETE FROM dedup_keys WHERE ctid = ANY(ARRAY(
+    SELECT ctid FROM dedup_keys WHERE scope NOT LIKE 'client:%' AND recorded_at < $1
+    ORDER BY recorded_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+  RETURNING 1)
+SELECT 0::int8, (SELECT count(*) FROM k)";
+
+/// Kept keys and outcomes (the retention metrics).
+pub const RETAINED_COUNTS: &str = "\
+SELECT (SELECT count(*) FROM dedup_keys), (SELECT count(*) FROM command_outcomes)";

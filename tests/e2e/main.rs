@@ -17,6 +17,7 @@ mod health;
 mod projections;
 mod replay_cli;
 mod replicas;
+mod retention;
 mod round_trips;
 mod store_append;
 mod store_dedup;

@@ -292,7 +292,10 @@ impl Staging {
             recorded_at,
             chains: BTreeMap::new(),
             locked,
-            writes: Writes::default(),
+            writes: Writes {
+                recorded_at,
+                ..Writes::default()
+            },
         }
     }
 

@@ -18,10 +18,11 @@
 
 mod file;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use indicatif::ProgressBar;
 use ledger_core::{
     BookingEvent, BookingState, Category, DomainEvent, Hash, RecordedEvent, StreamId,
@@ -29,7 +30,7 @@ use ledger_core::{
 use ledger_store::export::{
     ExportedDedup, ImportStart, ImportTx, ImportedStream, MAX_IMPORT_BATCH,
 };
-use ledger_store::{Cursor, Store};
+use ledger_store::{retention, Cursor, Store};
 use serde::Serialize;
 
 use crate::chain::ChainCursor;
@@ -115,17 +116,21 @@ fn verify_file(path: &Path, bar: &ProgressBar) -> Result<Verified, ReplayError> 
     bar.set_length(size);
     let mut lines = EventLines::open(path)?;
     let mut streams: BTreeMap<StreamId, StreamSeen> = BTreeMap::new();
-    // Dedup keys are outside the hash chain: a repeated one is refused here, by line,
-    // rather than by the database's unique constraint halfway through the import.
-    let mut dedups: HashSet<ExportedDedup> = HashSet::new();
+    // Dedup keys are outside the hash chain: a repeated one is refused here, by line, unless
+    // its earlier use had passed its retention window (then the key was free again).
+    let mut dedups: HashMap<ExportedDedup, DateTime<Utc>> = HashMap::new();
     let mut events = 0;
     while let Some(event) = lines.next_event()? {
         if let Some(dedup) = &event.dedup {
-            if !dedups.insert(dedup.clone()) {
-                return Err(lines.bad(format!(
-                    "dedup key {}/{} already used by an earlier line",
-                    dedup.scope, dedup.key
-                )));
+            let at = event.event.recorded_at;
+            match dedups.insert(dedup.clone(), at) {
+                Some(earlier) if !retention::reuse_allowed(&dedup.scope, earlier, at) => {
+                    return Err(lines.bad(format!(
+                        "dedup key {}/{} already used by an earlier line",
+                        dedup.scope, dedup.key
+                    )));
+                }
+                _ => {}
             }
         }
         events += 1;

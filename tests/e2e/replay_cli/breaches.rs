@@ -169,7 +169,7 @@ async fn a_dedup_key_on_two_events_breaks_invariant_3_once_the_constraint_is_gon
     let store = db.store();
     db.client()
         .await
-        .batch_execute("ALTER TABLE events DROP CONSTRAINT events_dedup_key")
+        .batch_execute("ALTER TABLE dedup_keys DROP CONSTRAINT dedup_keys_pkey")
         .await
         .unwrap();
     let key = DedupKey::new("stripe", "evt_same").unwrap();
