@@ -8,6 +8,7 @@
 //! - [`postgres`]: PostgreSQL stopped and started under load.
 //! - [`storm`]: 10,000 concurrent Stripe deliveries of 1,000 distinct events.
 //! - [`panel`]: the panel unreachable for a while; the outbox backs off, then delivers.
+//! - [`retention`]: a million expired idempotency keys pruned under booking load.
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
@@ -55,6 +56,7 @@ mod mixed;
 mod panel;
 mod postgres;
 mod replicas;
+mod retention;
 mod storm;
 
 pub use failover::failover;
@@ -62,6 +64,7 @@ pub use kill::kill;
 pub use panel::panel;
 pub use postgres::postgres;
 pub use replicas::replicas;
+pub use retention::retention;
 pub use storm::storm;
 
 /// One line of the summary table.

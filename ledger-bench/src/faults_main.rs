@@ -49,6 +49,13 @@ struct PanelArgs {
     down_seconds: u64,
 }
 
+#[derive(Args, Clone, Copy)]
+struct RetentionArgs {
+    /// Idempotency keys (with outcomes) older than the window, seeded before the start.
+    #[arg(long, default_value_t = 1_000_000)]
+    keys: u64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// kill -9 the service every 1–4 s under booking + webhook load, restarting it.
@@ -79,6 +86,11 @@ enum Command {
         #[command(flatten)]
         panel: PanelArgs,
     },
+    /// Expired idempotency keys pruned by the retention job under booking load.
+    Retention {
+        #[command(flatten)]
+        retention: RetentionArgs,
+    },
     /// Every fault in turn, then a markdown summary table.
     All {
         #[command(flatten)]
@@ -89,6 +101,8 @@ enum Command {
         replicas: ReplicasArgs,
         #[command(flatten)]
         panel: PanelArgs,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
 }
 
@@ -144,11 +158,15 @@ async fn run(command: Command) -> Vec<FaultReport> {
             )
             .await,
         ],
+        Command::Retention { retention } => {
+            vec![one("retention", faults::retention(retention.keys)).await]
+        }
         Command::All {
             kill,
             failover,
             replicas,
             panel,
+            retention,
         } => {
             let started = Instant::now();
             let reports = vec![
@@ -163,6 +181,7 @@ async fn run(command: Command) -> Vec<FaultReport> {
                     faults::panel(Duration::from_secs(panel.down_seconds)),
                 )
                 .await,
+                one("retention", faults::retention(retention.keys)).await,
             ];
             println!(
                 "\n## Summary ({:.0} s, {} build)\n",

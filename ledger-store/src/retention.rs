@@ -19,7 +19,10 @@ pub const MIN_CLIENT_RETENTION: Duration = Duration::hours(72);
 /// (Stripe: 3 days; Mercado Pago and Pix: less).
 pub const PROVIDER_RETENTION: Duration = Duration::days(30);
 /// Rows per pruning statement.
-pub const PRUNE_BATCH: i64 = 500;
+pub const PRUNE_BATCH: i64 = 250;
+/// The pruner rests this many times as long as its last batch took (see
+/// [`Store::prune_all`]).
+pub const REST_PER_WORK: u32 = 4;
 
 /// The shortest time a key of `scope` is kept: client keys ([`MIN_CLIENT_RETENTION`], the
 /// configured window may be longer) or provider event ids ([`PROVIDER_RETENTION`]).
@@ -97,8 +100,10 @@ impl Store {
         })
     }
 
-    /// Prunes everything past its window at `now`, batch after batch, pausing `pause`
-    /// between two batches (other work gets the database in between).
+    /// Prunes everything past its window at `now`, batch after batch. Between two batches
+    /// it rests [`REST_PER_WORK`] times as long as the batch took, and at least `pause`:
+    /// however large the backlog, pruning takes a small share of the database, and
+    /// commands keep theirs.
     pub async fn prune_all(
         &self,
         now: DateTime<Utc>,
@@ -112,7 +117,9 @@ impl Store {
             (Kept::ProviderIds, PROVIDER_RETENTION),
         ] {
             loop {
+                let began = std::time::Instant::now();
                 let batch = self.prune(kept, now - window, PRUNE_BATCH).await?;
+                let worked = began.elapsed();
                 total.add(batch);
                 let rows = match kept {
                     Kept::Outcomes => batch.outcomes,
@@ -121,7 +128,7 @@ impl Store {
                 if rows < PRUNE_BATCH as u64 {
                     break;
                 }
-                tokio::time::sleep(pause).await;
+                tokio::time::sleep(pause.max(worked * REST_PER_WORK)).await;
             }
         }
         Ok(total)
