@@ -8,6 +8,8 @@
 //! - [`postgres`]: PostgreSQL stopped and started under load.
 //! - [`storm`]: 10,000 concurrent Stripe deliveries of 1,000 distinct events.
 //! - [`panel`]: the panel unreachable for a while; the outbox backs off, then delivers.
+//! - [`hang`]: the database stops answering (a proxy stops forwarding) under load.
+//! - [`webhooks_stopped`]: paid bookings whose webhooks are lost, paid by reconciliation.
 //! - [`retention`]: a million expired idempotency keys pruned under booking load.
 
 use std::collections::{BTreeMap, HashSet};
@@ -51,6 +53,7 @@ macro_rules! check {
 }
 
 mod failover;
+mod hang;
 mod kill;
 mod mixed;
 mod panel;
@@ -58,14 +61,17 @@ mod postgres;
 mod replicas;
 mod retention;
 mod storm;
+mod webhooks;
 
 pub use failover::failover;
+pub use hang::hang;
 pub use kill::kill;
 pub use panel::panel;
 pub use postgres::postgres;
 pub use replicas::replicas;
 pub use retention::retention;
 pub use storm::storm;
+pub use webhooks::webhooks_stopped;
 
 /// One line of the summary table.
 #[derive(Debug, Clone)]

@@ -86,6 +86,10 @@ enum Command {
         #[command(flatten)]
         panel: PanelArgs,
     },
+    /// The database stops answering (a TCP proxy stops forwarding) under load, then resumes.
+    Hang,
+    /// Stripe payments whose webhooks are all lost, paid by the automatic reconciliation.
+    WebhooksStopped,
     /// Expired idempotency keys pruned by the retention job under booking load.
     Retention {
         #[command(flatten)]
@@ -158,6 +162,10 @@ async fn run(command: Command) -> Vec<FaultReport> {
             )
             .await,
         ],
+        Command::Hang => vec![one("hang", faults::hang()).await],
+        Command::WebhooksStopped => {
+            vec![one("webhooks-stopped", faults::webhooks_stopped()).await]
+        }
         Command::Retention { retention } => {
             vec![one("retention", faults::retention(retention.keys)).await]
         }
@@ -181,6 +189,8 @@ async fn run(command: Command) -> Vec<FaultReport> {
                     faults::panel(Duration::from_secs(panel.down_seconds)),
                 )
                 .await,
+                one("hang", faults::hang()).await,
+                one("webhooks-stopped", faults::webhooks_stopped()).await,
                 one("retention", faults::retention(retention.keys)).await,
             ];
             println!(

@@ -353,6 +353,10 @@ pub struct ServiceOptions {
     pub bind: Option<SocketAddr>,
     /// The log's file name in the bench folder (`service.log` unless set): one per replica.
     pub log_name: Option<String>,
+    /// `DATABASE_URL` instead of the bench cluster's own (a proxy in front of it).
+    pub database_url: Option<String>,
+    /// More environment (provider URLs and keys, shorter delays).
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// The release `ledger-http` binary, running as a child against a [`Bench`] cluster.
@@ -403,7 +407,13 @@ impl Service {
         command
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("DATABASE_URL", bench.database_url(DB))
+            .env(
+                "DATABASE_URL",
+                options
+                    .database_url
+                    .clone()
+                    .unwrap_or_else(|| bench.database_url(DB)),
+            )
             .env("LEDGER_BIND", addr.to_string())
             .env("LEDGER_DATA_DIR", bench.dir().join("service"))
             .env("LEDGER_JWKS_FILE", bench.jwks_path())
@@ -414,6 +424,7 @@ impl Service {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
+        command.envs(options.env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = &options.panel_url {
             command
                 .env("LEDGER_PANEL_API_URL", url)

@@ -3,10 +3,12 @@
 //! under `.ledger/bench-*`; the service is the real `ledger-http` binary over loopback.
 
 pub mod checks;
+pub mod fakes;
 pub mod faults;
 pub mod harness;
 pub mod lag;
 pub mod load;
 pub mod pgbench;
+pub mod proxy;
 pub mod rebuild;
 pub mod scenarios;

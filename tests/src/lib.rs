@@ -6,7 +6,9 @@
 
 pub mod app;
 pub mod cluster;
-pub mod fakes;
-pub mod proxy;
+
+/// The provider and panel doubles and the database proxy live in ledger-bench, whose fault
+/// runs use them too.
+pub use ledger_bench::{fakes, proxy};
 
 pub use cluster::{fresh_db, TestDb};

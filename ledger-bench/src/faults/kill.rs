@@ -45,9 +45,8 @@ pub async fn kill(cycles: usize) -> anyhow::Result<FaultReport> {
     println!("\n## kill: kill -9 the service {cycles} times under booking + webhook load\n");
     let bench = Bench::start("kill", Durability::Durable).await?;
     let options = ServiceOptions {
-        panel_url: None,
         bind: Some(free_port()?),
-        log_name: None,
+        ..ServiceOptions::default()
     };
     let mut service = Service::start(&bench, &options).await?;
     let api = Api::new(service.base_url())?;

@@ -184,8 +184,7 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         &bench,
         &ServiceOptions {
             panel_url: Some(format!("http://{panel_addr}/ledger/events")),
-            bind: None,
-            log_name: None,
+            ..ServiceOptions::default()
         },
     )
     .await?;

@@ -44,9 +44,9 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
     let mut services = Vec::with_capacity(REPLICAS);
     for i in 0..REPLICAS {
         let o = ServiceOptions {
-            panel_url: None,
             bind: Some(free_port()?),
             log_name: Some(format!("replica-{i}.log")),
+            ..ServiceOptions::default()
         };
         services.push(Service::start(&bench, &o).await?);
         options.push(o);

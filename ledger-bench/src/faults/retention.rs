@@ -75,7 +75,11 @@ fn mib(bytes: i64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
 
-fn p99(latencies: &[(Instant, Duration)], from: Instant, to: Instant) -> anyhow::Result<(u64, Duration)> {
+fn p99(
+    latencies: &[(Instant, Duration)],
+    from: Instant,
+    to: Instant,
+) -> anyhow::Result<(u64, Duration)> {
     let mut h = Histogram::<u64>::new(3)?;
     for (sent, latency) in latencies {
         if *sent >= from && *sent < to {
@@ -114,7 +118,9 @@ pub async fn retention(keys: u64) -> anyhow::Result<FaultReport> {
             .await?;
         from = to;
     }
-    client.batch_execute("VACUUM ANALYZE dedup_keys, command_outcomes").await?;
+    client
+        .batch_execute("VACUUM ANALYZE dedup_keys, command_outcomes")
+        .await?;
     drop(client);
     let full = sizes(&bench).await?;
     let held = full.used() - empty.used();
@@ -169,7 +175,10 @@ pub async fn retention(keys: u64) -> anyhow::Result<FaultReport> {
         tokio::time::sleep(Duration::from_secs(1)).await;
     };
     let pruning = pruned_at - started;
-    println!("the retention job pruned them all {} after the service started", secs(pruning));
+    println!(
+        "the retention job pruned them all {} after the service started",
+        secs(pruning)
+    );
     let after = pruning.clamp(AFTER_MIN, AFTER_MAX);
     tokio::time::sleep(after).await;
     let ended = Instant::now();
@@ -193,13 +202,16 @@ pub async fn retention(keys: u64) -> anyhow::Result<FaultReport> {
         during <= without * 2,
         "booking p99 while pruning {during:?} is more than twice the p99 after it ({without:?})"
     );
-    let (replays, _) = check_acknowledged(&api, &bench, &operator, &tokens, &acked, &|_| "held").await?;
+    let (replays, _) =
+        check_acknowledged(&api, &bench, &operator, &tokens, &acked, &|_| "held").await?;
     println!("every acknowledged booking exists and its key replays ({replays} keys)");
     check_verify(&bench).await?;
     println!("ledger-replay verify: clean");
 
     let client = store.client().await?;
-    client.batch_execute("VACUUM dedup_keys, command_outcomes").await?;
+    client
+        .batch_execute("VACUUM dedup_keys, command_outcomes")
+        .await?;
     let (kept_keys, kept_outcomes) = store.retained().await?;
     let now = sizes(&bench).await?;
     println!(

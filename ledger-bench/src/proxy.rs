@@ -26,6 +26,11 @@ enum Target {
 }
 
 impl CountingProxy {
+    /// The loopback port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Client round trips since the last reset.
     pub fn flights(&self) -> usize {
         self.flights.load(Ordering::SeqCst)
