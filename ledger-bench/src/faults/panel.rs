@@ -31,23 +31,23 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(300);
 
 /// One delivery the panel received.
 #[derive(Debug, Clone)]
-struct Received {
-    webhook_id: String,
-    kind: String,
-    booking_id: String,
-    signature_ok: bool,
+pub(super) struct Received {
+    pub webhook_id: String,
+    pub kind: String,
+    pub booking_id: String,
+    pub signature_ok: bool,
 }
 
 type Inbox = Arc<Mutex<Vec<Received>>>;
 
 /// The panel: a plain HTTP/1.1 server that records each delivery and answers 200.
-struct Panel {
+pub(super) struct Panel {
     inbox: Inbox,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Panel {
-    async fn start(addr: SocketAddr) -> anyhow::Result<Panel> {
+    pub(super) async fn start(addr: SocketAddr) -> anyhow::Result<Panel> {
         let listener = TcpListener::bind(addr).await?;
         let inbox: Inbox = Arc::default();
         let task = {
@@ -61,7 +61,7 @@ impl Panel {
         Ok(Panel { inbox, task })
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(super) fn received(&self) -> Vec<Received> {
         self.inbox.lock().unwrap().clone()
     }
 }

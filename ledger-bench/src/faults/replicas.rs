@@ -4,9 +4,10 @@
 //! acknowledged booking and payment exists exactly once, no slot is oversold, `verify` is
 //! clean, every replica answers the same availability at the last cursor, and each
 //! background job ran on one replica at a time (from the replicas' logs: a lease runs from
-//! "took the lease" to "lost the lease" or the replica's kill).
+//! "took the lease" to "lost the lease" or the replica's kill), and the panel received each
+//! paid booking's `booking.confirmed` from the outbox under one webhook-id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use serde_json::Value;
 
 use super::kill::restart;
 use super::mixed::{check_mixed, Checked, Mixed, Shape};
+use super::panel::Panel;
 use super::{secs, FaultReport, Outcome, Rng};
 use crate::harness::{free_port, Api, Bench, Service, ServiceOptions};
 
@@ -27,6 +29,9 @@ const CAPACITY: u32 = 20;
 const PER_SLOT: u64 = 25;
 const PACE: Duration = Duration::from_millis(40);
 const GIVE_UP: Duration = Duration::from_secs(60);
+/// Every paid booking's `booking.confirmed` reaches the panel within this long after the
+/// load.
+const DRAIN_LIMIT: Duration = Duration::from_secs(60);
 const KILL_MIN: Duration = Duration::from_secs(2);
 const KILL_MAX: Duration = Duration::from_secs(4);
 
@@ -40,10 +45,14 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
         "\n## replicas: {REPLICAS} replicas on one database, one killed every 2–4 s in turn, {cycles} kills\n"
     );
     let bench = Bench::start("replicas", Durability::Durable).await?;
+    // The panel every replica's outbox delivers to (one replica at a time: its lease).
+    let panel_addr = free_port()?;
+    let panel = Panel::start(panel_addr).await?;
     let mut options = Vec::with_capacity(REPLICAS);
     let mut services = Vec::with_capacity(REPLICAS);
     for i in 0..REPLICAS {
         let o = ServiceOptions {
+            panel_url: Some(format!("http://{panel_addr}/ledger/events")),
             bind: Some(free_port()?),
             log_name: Some(format!("replica-{i}.log")),
             ..ServiceOptions::default()
@@ -160,13 +169,20 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
             );
         }
     }
-    for job in ["projections", "outbox", "sweeper", "reconciliation"] {
+    for job in [
+        "projections",
+        "outbox",
+        "sweeper",
+        "reconciliation",
+        "retention",
+    ] {
         check!(
             jobs_seen.contains_key(job),
             "job {job} never ran: {jobs_seen:?}"
         );
     }
     println!("leases: {jobs_seen:?} runs, never two replicas on one job at once");
+    let delivered = check_panel(&bench, &panel, &paid).await?;
     for s in services {
         s.stop().await?;
     }
@@ -178,7 +194,7 @@ pub async fn replicas(cycles: usize) -> anyhow::Result<FaultReport> {
             (ended_at - started_at).num_milliseconds() as f64 / 1000.0
         ),
         format!(
-            "{} booking requests acknowledged ({created} × 201, {sold_out} × 409) and {} payments: each exactly once, no oversell ({slot_n} slots), verify clean; {compared} slots answer the same availability on every replica at the last cursor; leases {jobs_seen:?}, never two replicas on one job at once",
+            "{} booking requests acknowledged ({created} × 201, {sold_out} × 409) and {} payments: each exactly once, no oversell ({slot_n} slots), verify clean; {compared} slots answer the same availability on every replica at the last cursor; leases {jobs_seen:?}, never two replicas on one job at once; the panel received `booking.confirmed` for each of the {delivered} paid bookings, under one webhook-id each, signed",
             acked.len(),
             paid.len()
         ),
@@ -234,4 +250,72 @@ fn lease_runs(dir: &Path, kills: &Kills, end: DateTime<Utc>) -> anyhow::Result<R
         }
     }
     Ok(runs)
+}
+
+/// Every paid booking's `booking.confirmed` reaches the panel (within [`DRAIN_LIMIT`] of the
+/// end of the load), signed, under one webhook-id per booking (redeliveries repeat it, the
+/// panel dedups by it), and nothing is dead-lettered. Returns the bookings confirmed.
+async fn check_panel(
+    bench: &Bench,
+    panel: &Panel,
+    paid: &[(String, super::Delivered)],
+) -> anyhow::Result<usize> {
+    let wanted: HashSet<&str> = paid.iter().map(|(id, _)| id.as_str()).collect();
+    let started = Instant::now();
+    let received = loop {
+        let received = panel.received();
+        let confirmed: HashSet<&str> = received
+            .iter()
+            .filter(|r| r.kind == "booking.confirmed")
+            .map(|r| r.booking_id.as_str())
+            .collect();
+        if wanted.iter().all(|id| confirmed.contains(id)) {
+            break received;
+        }
+        check!(
+            started.elapsed() < DRAIN_LIMIT,
+            "the panel received booking.confirmed for {} of {} paid bookings within {}",
+            wanted.iter().filter(|id| confirmed.contains(*id)).count(),
+            wanted.len(),
+            secs(DRAIN_LIMIT)
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let unsigned = received.iter().filter(|r| !r.signature_ok).count();
+    check!(
+        unsigned == 0,
+        "{unsigned} panel deliveries failed signature verification"
+    );
+    let mut ids: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+    for r in received.iter().filter(|r| r.kind == "booking.confirmed") {
+        ids.entry(r.booking_id.as_str())
+            .or_default()
+            .insert(r.webhook_id.as_str());
+    }
+    let unknown = ids.keys().filter(|id| !wanted.contains(*id)).count();
+    check!(
+        unknown == 0,
+        "{unknown} bookings confirmed to the panel were never paid"
+    );
+    let doubled = ids.values().filter(|w| w.len() > 1).count();
+    check!(
+        doubled == 0,
+        "{doubled} bookings confirmed to the panel under two webhook-ids (the panel would apply them twice)"
+    );
+    let dead = super::query_i64(
+        &bench.store()?,
+        "SELECT count(*) FROM outbox WHERE state = 'dead'",
+    )
+    .await?;
+    check!(dead == 0, "{dead} outbox messages dead-lettered");
+    let confirmations = received
+        .iter()
+        .filter(|r| r.kind == "booking.confirmed")
+        .count();
+    println!(
+        "panel: booking.confirmed for each of the {} paid bookings ({confirmations} deliveries, {} of them redeliveries), one webhook-id each, all signed; none dead",
+        wanted.len(),
+        confirmations - ids.len()
+    );
+    Ok(wanted.len())
 }
