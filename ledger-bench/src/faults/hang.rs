@@ -173,7 +173,7 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
             bound.as_secs()
         ),
         format!(
-            "{} answers during the hang, all 503; slowest {}; first 201 {} after; {} bookings, {} sold_out, payments {}",
+            "answered during the hang: {} (all 503; the rest were in flight across it); slowest {}; first 201 {} after; {} bookings, {} sold_out, payments {}",
             during.len(),
             secs(slowest),
             secs(recovered),
