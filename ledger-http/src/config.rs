@@ -122,10 +122,11 @@ impl Settings {
             .map_err(|_| invalid("LEDGER_BIND", "expected an address like 127.0.0.1:8080"))?;
         let data_dir =
             PathBuf::from(get("LEDGER_DATA_DIR")?.unwrap_or_else(|| DEFAULT_DATA_DIR.into()));
-        let database = match get("DATABASE_URL")? {
+        // The URL holds the database password: a secret, so `DATABASE_URL_FILE` works too.
+        let database = match secret("DATABASE_URL", "DATABASE_URL_FILE", &get)? {
             // The parser's message could quote part of the URL, password included: not shown.
             Some(url) => {
-                let (pg, tls) = parse_database_url(url.trim()).map_err(|e| match e {
+                let (pg, tls) = parse_database_url(url.expose()).map_err(|e| match e {
                     // Names the option, never the string (it may hold a password).
                     TlsError::Mode(_) => invalid(
                         "DATABASE_URL",
@@ -499,6 +500,31 @@ mod tests {
         ] {
             assert_eq!(settings(&[(name, value)]).unwrap_err().name, name);
         }
+    }
+
+    #[test]
+    fn the_database_url_may_come_from_a_file() {
+        let path = std::env::temp_dir().join(format!("db-url-{}", std::process::id()));
+        std::fs::write(&path, "postgres://u:s3cret@db.example:5433/ledger\n").unwrap();
+        let file = path.to_str().unwrap();
+        let s = settings(&[("DATABASE_URL_FILE", file)]).unwrap();
+        match s.database {
+            DatabaseSource::Url(pg, _) => {
+                assert_eq!(pg.get_ports(), &[5433]);
+                assert_eq!(pg.get_dbname(), Some("ledger"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = settings(&[
+            ("DATABASE_URL_FILE", file),
+            ("DATABASE_URL", "postgres://h/db"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.name, "DATABASE_URL_FILE");
+        let _ = std::fs::remove_file(&path);
+        let e = settings(&[("DATABASE_URL_FILE", "/nonexistent/db-url")]).unwrap_err();
+        assert_eq!(e.name, "DATABASE_URL_FILE");
+        assert!(!e.to_string().contains("s3cret"), "{e}");
     }
 
     #[test]

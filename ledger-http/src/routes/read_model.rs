@@ -1,7 +1,8 @@
 //! Reading the projections' read models: the live generation, caught up to the request's
 //! `min_cursor` when it gives one (read-your-writes: a command returns the cursor of its
-//! last event). The wait is bounded; past it the answer says `"stale": true`. Every
-//! answer carries `as_of`, the cursor the read model has reached.
+//! last event). The wait is bounded; past it the answer says `"stale": true`. A cursor
+//! ahead of the ledger's newest event answers at once, stale. Every answer carries
+//! `as_of`, the cursor the read model has reached.
 
 use std::time::Duration;
 
@@ -54,10 +55,23 @@ pub async fn fresh(
         })
         .transpose()?;
     let engine = Engine::new(state.store.clone()).with_wake(state.projected.clone());
-    let (live, stale) = engine
-        .live_at_least(model, min, MIN_CURSOR_WAIT)
+    let (mut live, mut stale) = engine
+        .live_at_least(model, min, Duration::ZERO)
         .await
         .map_err(projection_error)?;
+    // Behind the cursor: wait for it, unless no commit has reached it yet. Every cursor the
+    // service hands out is of a committed event, so one ahead of the ledger's newest event
+    // was never issued: waiting for it would only let anyone hold a request open (and a
+    // connection's worth of the server) for the whole bound.
+    if let (true, Some(min)) = (stale, min) {
+        let head = state.store.newest_cursor().await?;
+        if head.is_some_and(|head| min <= head) {
+            (live, stale) = engine
+                .live_at_least(model, Some(min), MIN_CURSOR_WAIT)
+                .await
+                .map_err(projection_error)?;
+        }
+    }
     Ok(Fresh {
         engine,
         generation: live.generation,
