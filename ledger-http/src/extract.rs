@@ -34,6 +34,19 @@ pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::new(MAX_BODY_BYTES)
 }
 
+/// A client's amount must name an ISO 4217 currency (any three capitals are not enough):
+/// 400 `invalid_currency` naming the field otherwise. Amounts already in the ledger are
+/// read as they were written.
+pub fn iso_currency(field: &str, money: &ledger_core::Money) -> Result<(), ApiError> {
+    match iso_currency::Currency::from_code(money.currency().as_str()) {
+        Some(_) => Ok(()),
+        None => Err(ApiError::bad_request(
+            "invalid_currency",
+            format!("{field}.currency: expected an ISO 4217 currency code such as ARS, BRL or USD"),
+        )),
+    }
+}
+
 fn too_large() -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,

@@ -76,6 +76,71 @@ async fn bodies_are_limited_typed_and_strict() {
     app.stop().await;
 }
 
+/// Amounts a client sends name an ISO 4217 currency: any three capitals are not enough.
+#[tokio::test]
+async fn currencies_are_iso_4217() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let slot = |currency: &str| {
+        json!({"activity_id": "glaciar-trek", "starts_at": "2026-12-01T09:00:00-03:00",
+               "capacity": 5, "price": {"amount_minor": 4_500_000, "currency": currency},
+               "time_zone": "America/Argentina/Buenos_Aires",
+               "cutoff": {"kind": "day_before_at", "local_time": "18:00"}})
+    };
+    let put = |id: &'static str, body: Value| {
+        let app = &app;
+        async move {
+            status_json(
+                app.put(&format!("/v1/slots/{id}"), &operator(), &body)
+                    .await,
+            )
+            .await
+        }
+    };
+    let (status, problem) = put("iso-1", slot("ABC")).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_currency")),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("price.currency:"),
+        "{problem}"
+    );
+    for ok in ["ARS", "BRL", "USD", "CLP", "KWD"] {
+        assert_eq!(put("iso-2", slot(ok)).await.0, 200, "{ok}");
+    }
+    put_slot(&app, "iso-3", 5).await;
+    let body = json!({"items": [{"slot_id": "iso-3", "seats": 1}],
+                      "expected_total": {"amount_minor": 4_500_000, "currency": "ZZZ"}});
+    let (status, problem) =
+        status_json(app.post("/v1/bookings", &customer(1), "iso-k", &body).await).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_currency")),
+        "{problem}"
+    );
+    let coupon = json!({"code": "ISO", "amount_off": {"amount_minor": 1000, "currency": "QQQ"},
+                        "max_claims": 10, "per_customer_limit": 1,
+                        "valid_from": "2026-11-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z"});
+    let (status, problem) =
+        status_json(app.post("/v1/coupons", &operator(), "iso-c", &coupon).await).await;
+    assert_eq!(
+        (
+            status,
+            problem["code"].as_str(),
+            problem["detail"]
+                .as_str()
+                .map(|d| d.starts_with("amount_off.currency:"))
+        ),
+        (400, Some("invalid_currency"), Some(true)),
+        "{problem}"
+    );
+    app.stop().await;
+}
+
 /// Table-driven: every malformed request gets a 4xx problem, never a 5xx.
 #[tokio::test]
 async fn no_malformed_request_gets_a_5xx() {

@@ -62,6 +62,9 @@ pub async fn place(
         coupon_code,
         expected_total,
     } = body.parsed;
+    if let Some(total) = &expected_total {
+        crate::extract::iso_currency("expected_total", total)?;
+    }
     let items = items
         .into_iter()
         .map(|i| {

@@ -39,7 +39,10 @@ fn spec(body: IssueCoupon) -> Result<CouponSpec, ApiError> {
         (Some(p), None) => Discount::PercentOff(
             u8::try_from(p).map_err(|_| invalid("percent_off must be 1..=100"))?,
         ),
-        (None, Some(a)) => Discount::AmountOff(a),
+        (None, Some(a)) => {
+            crate::extract::iso_currency("amount_off", &a)?;
+            Discount::AmountOff(a)
+        }
         _ => return Err(invalid("give exactly one of percent_off and amount_off")),
     };
     let spec = CouponSpec {

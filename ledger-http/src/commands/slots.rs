@@ -93,6 +93,7 @@ pub async fn put_slot(
         .map_err(|e| ApiError::bad_request("invalid_slot_id", e.to_string()))?;
     let fingerprint = request_fingerprint(&req, Some(&body.value))?;
     let put = body.parsed;
+    crate::extract::iso_currency("price", &put.price)?;
     let time_zone = match &put.time_zone {
         Some(name) => parse_time_zone(name).map_err(|r| problem(&r))?,
         None => state.default_time_zone,
