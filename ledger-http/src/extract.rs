@@ -1,9 +1,6 @@
 //! Request parsing at the edge: JSON bodies (64 KiB, `application/json`, unknown fields
 //! refused), idempotency keys, and the problem responses for each way a request is wrong.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use ledger_core::{fingerprint, IdempotencyKey, RequestFingerprint};
@@ -82,19 +79,43 @@ pub struct CommandBody<T> {
     pub parsed: T,
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for CommandBody<T> {
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let json = web::Json::<Value>::from_request(req, payload);
-        Box::pin(async move {
-            let value = json.await?.into_inner();
-            let parsed = serde_json::from_value::<T>(value.clone())
-                .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
-            Ok(CommandBody { value, parsed })
-        })
+/// Reads a command's body from the handler, once the caller is known to be allowed (a
+/// handler takes the unread `web::Payload`): 401 and 403 are decided before the body is
+/// read, so a bad body never tells an unauthorized caller more than its role does. Then as
+/// API.md says: `application/json` (415), at most [`MAX_BODY_BYTES`] (413), JSON (400),
+/// the command's fields (400, unknown ones refused).
+pub async fn read_body<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<CommandBody<T>, ApiError> {
+    let content_type = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    let json = content_type.as_deref().is_some_and(|t| {
+        t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
+    });
+    if !json {
+        return Err(json_error(JsonPayloadError::ContentType));
     }
+    let bytes = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Err(_) => return Err(too_large()),
+        Ok(Err(_)) => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the body could not be read",
+            ))
+        }
+        Ok(Ok(bytes)) => bytes,
+    };
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        ApiError::bad_request("invalid_body", format!("the body is not valid JSON: {e}"))
+    })?;
+    let parsed = serde_json::from_value::<T>(value.clone())
+        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    Ok(CommandBody { value, parsed })
 }
 
 /// The `Idempotency-Key` header, when the route requires one (every POST command).

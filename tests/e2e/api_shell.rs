@@ -76,6 +76,53 @@ async fn bodies_are_limited_typed_and_strict() {
     app.stop().await;
 }
 
+/// 401 and 403 are decided before the body is read: a caller without the role learns
+/// nothing from a bad body (not even that it is bad); the right role gets the 400.
+#[tokio::test]
+async fn authorization_comes_before_the_body() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let bad = r#"{"capacity": "two""#;
+    let send =
+        |token: Option<String>, path: &'static str, method: Method, content_type: &'static str| {
+            let app = &app;
+            async move {
+                let mut req = app
+                    .http
+                    .request(method, app.url(path))
+                    .header("Idempotency-Key", "k")
+                    .header("Content-Type", content_type)
+                    .body(bad.to_owned());
+                if let Some(t) = token {
+                    req = req.bearer_auth(t);
+                }
+                let (status, body) = status_json(req.send().await.unwrap()).await;
+                (status, body["code"].as_str().unwrap_or_default().to_owned())
+            }
+        };
+    for (path, method, role_ok, wrong) in [
+        ("/v1/slots/a1", Method::PUT, operator(), customer(1)),
+        ("/v1/slots/a1/block", Method::POST, operator(), customer(1)),
+        ("/v1/coupons", Method::POST, operator(), customer(1)),
+        ("/v1/bookings", Method::POST, customer(1), operator()),
+    ] {
+        for content_type in ["application/json", "text/plain"] {
+            assert_eq!(
+                send(None, path, method.clone(), content_type).await,
+                (401, "unauthorized".to_owned()),
+                "{path}"
+            );
+            assert_eq!(
+                send(Some(wrong.clone()), path, method.clone(), content_type).await,
+                (403, "forbidden".to_owned()),
+                "{path} {content_type}"
+            );
+        }
+        let (status, code) = send(Some(role_ok), path, method.clone(), "application/json").await;
+        assert_eq!((status, code.as_str()), (400, "invalid_body"), "{path}");
+    }
+    app.stop().await;
+}
+
 /// Amounts a client sends name an ISO 4217 currency: any three capitals are not enough.
 #[tokio::test]
 async fn currencies_are_iso_4217() {

@@ -12,7 +12,7 @@ use super::rejection::problem;
 use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
+use crate::extract::{read_body, request_fingerprint, CommandBody, RequiredKey};
 use crate::metrics::Metrics;
 use crate::startup::AppState;
 use crate::views::booking_view;
@@ -53,9 +53,10 @@ pub async fn place(
     metrics: web::Data<Metrics>,
     principal: Principal,
     key: RequiredKey,
-    body: CommandBody<PlaceBookingBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Customer])?;
+    let body: CommandBody<PlaceBookingBody> = read_body(&req, payload).await?;
     let fingerprint = request_fingerprint(&req, Some(&body.value))?;
     let PlaceBookingBody {
         items,

@@ -13,7 +13,7 @@ use super::rejection::problem;
 use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
+use crate::extract::{read_body, request_fingerprint, CommandBody, RequiredKey};
 use crate::startup::AppState;
 use crate::views::coupon_view;
 
@@ -66,9 +66,10 @@ pub async fn issue(
     state: web::Data<AppState>,
     principal: Principal,
     key: RequiredKey,
-    body: CommandBody<IssueCoupon>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Operator])?;
+    let body: CommandBody<IssueCoupon> = read_body(&req, payload).await?;
     let fingerprint = request_fingerprint(&req, Some(&body.value))?;
     let spec = spec(body.parsed)?;
     let code = spec.code.clone();

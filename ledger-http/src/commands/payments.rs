@@ -26,7 +26,7 @@ use super::bookings::{booking_id, read_booking};
 use super::{replayed, run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::extract::{request_fingerprint, CommandBody, RequiredKey};
+use crate::extract::{read_body, request_fingerprint, CommandBody, RequiredKey};
 use crate::providers::{mercadopago, pix, stripe};
 use crate::startup::AppState;
 use crate::views::money;
@@ -196,9 +196,10 @@ pub async fn start(
     principal: Principal,
     key: RequiredKey,
     path: web::Path<String>,
-    body: CommandBody<StartPayment>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Customer])?;
+    let body: CommandBody<StartPayment> = read_body(&req, payload).await?;
     let id = booking_id(&path)?;
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),

@@ -13,7 +13,7 @@ use super::rejection::problem;
 use super::{run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
-use crate::extract::{request_fingerprint, CommandBody, OptionalKey, RequiredKey};
+use crate::extract::{read_body, request_fingerprint, CommandBody, OptionalKey, RequiredKey};
 use crate::startup::AppState;
 use crate::views::slot_view;
 
@@ -86,9 +86,10 @@ pub async fn put_slot(
     principal: Principal,
     key: OptionalKey,
     path: web::Path<String>,
-    body: CommandBody<PutSlot>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Operator])?;
+    let body: CommandBody<PutSlot> = read_body(&req, payload).await?;
     let slot_id = SlotId::parse(&path)
         .map_err(|e| ApiError::bad_request("invalid_slot_id", e.to_string()))?;
     let fingerprint = request_fingerprint(&req, Some(&body.value))?;
@@ -121,10 +122,11 @@ async fn block_or_unblock(
     principal: Principal,
     key: RequiredKey,
     path: web::Path<String>,
-    body: CommandBody<Reason>,
+    payload: web::Payload,
     block: bool,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Operator])?;
+    let body: CommandBody<Reason> = read_body(&req, payload).await?;
     let slot_id = slot_id(&path)?;
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
@@ -150,9 +152,9 @@ pub async fn block(
     principal: Principal,
     key: RequiredKey,
     path: web::Path<String>,
-    body: CommandBody<Reason>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    block_or_unblock(req, state, principal, key, path, body, true).await
+    block_or_unblock(req, state, principal, key, path, payload, true).await
 }
 
 /// Unblocks a slot (operator).
@@ -165,7 +167,7 @@ pub async fn unblock(
     principal: Principal,
     key: RequiredKey,
     path: web::Path<String>,
-    body: CommandBody<Reason>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    block_or_unblock(req, state, principal, key, path, body, false).await
+    block_or_unblock(req, state, principal, key, path, payload, false).await
 }
