@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 
+pub mod wording;
+
 /// Largest request body (API.md): 413 above it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -66,7 +68,7 @@ fn json_error(err: JsonPayloadError) -> ApiError {
             "send the body as Content-Type: application/json",
         ),
         JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request("invalid_body", format!("the body is not valid JSON: {e}"))
+            ApiError::bad_request("invalid_body", wording::syntax_detail(&e))
         }
         _ => ApiError::bad_request("invalid_body", "the body could not be read"),
     }
@@ -110,11 +112,10 @@ pub async fn read_body<T: DeserializeOwned>(
         }
         Ok(Ok(bytes)) => bytes,
     };
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request("invalid_body", format!("the body is not valid JSON: {e}"))
-    })?;
-    let parsed = serde_json::from_value::<T>(value.clone())
-        .map_err(|e| ApiError::bad_request("invalid_body", e.to_string()))?;
+    let value: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request("invalid_body", wording::syntax_detail(&e)))?;
+    let parsed = serde_path_to_error::deserialize::<_, T>(value.clone())
+        .map_err(|e| ApiError::bad_request("invalid_body", wording::body_detail(&e)))?;
     Ok(CommandBody { value, parsed })
 }
 

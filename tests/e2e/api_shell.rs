@@ -123,6 +123,139 @@ async fn authorization_comes_before_the_body() {
     app.stop().await;
 }
 
+/// Every way of getting a field wrong, for each command: each answer is a 4xx problem whose
+/// detail names no Rust type and uses none of serde's words.
+#[tokio::test]
+async fn malformed_bodies_get_details_without_internals() {
+    use ledger_http::extract::wording::INTERNAL_WORDS;
+    let app = spawn_app(fresh_db().await.store()).await;
+    put_slot(&app, "m1", 5).await;
+    let (_, booked) = crate::api_support::book(&app, &customer(1), "mk", &[("m1", 1)]).await;
+    let payments = format!(
+        "/v1/bookings/{}/payments",
+        booked["booking_id"].as_str().unwrap()
+    );
+    let slot = json!({"activity_id": "glaciar-trek", "starts_at": "2026-12-01T09:00:00-03:00",
+        "capacity": 5, "price": {"amount_minor": 4_500_000, "currency": "ARS"},
+        "time_zone": "America/Argentina/Buenos_Aires",
+        "cutoff": {"kind": "day_before_at", "local_time": "18:00"}});
+    let coupon = json!({"code": "MAL", "percent_off": 10, "max_claims": 10, "per_customer_limit": 1,
+        "valid_from": "2026-11-01T00:00:00Z", "valid_until": "2026-12-31T00:00:00Z"});
+    let commands: Vec<(Method, String, String, Value)> = vec![
+        (Method::PUT, "/v1/slots/m2".into(), operator(), slot),
+        (
+            Method::POST,
+            "/v1/slots/m1/block".into(),
+            operator(),
+            json!({"reason": "storm"}),
+        ),
+        (Method::POST, "/v1/coupons".into(), operator(), coupon),
+        (
+            Method::POST,
+            "/v1/bookings".into(),
+            customer(1),
+            json!({"items": [{"slot_id": "m1", "seats": 1}], "coupon_code": "X",
+                "expected_total": {"amount_minor": 1, "currency": "ARS"}}),
+        ),
+        (
+            Method::POST,
+            payments,
+            customer(1),
+            json!({"provider": "stripe", "payer": {"email": "a@b.c"}}),
+        ),
+    ];
+    let wrong = [
+        json!("two"),
+        json!(-1),
+        json!(1.5),
+        json!(true),
+        Value::Null,
+        json!([]),
+        json!({}),
+        json!(1e300),
+        json!("x".repeat(300)),
+        json!([1, 2]),
+    ];
+    let names = [
+        "PutSlot",
+        "PlaceBookingBody",
+        "IssueCoupon",
+        "StartPayment",
+        "Reason",
+        "Money",
+    ];
+    let (mut sent, mut refused) = (0, 0);
+    for (method, path, token, valid) in &commands {
+        let mut bodies = vec![json!([]), json!("body"), json!(7)];
+        let fields: Vec<String> = valid.as_object().unwrap().keys().cloned().collect();
+        for field in &fields {
+            let mut without = valid.clone();
+            without.as_object_mut().unwrap().remove(field);
+            bodies.push(without);
+            for w in &wrong {
+                let mut changed = valid.clone();
+                changed[field] = w.clone();
+                bodies.push(changed);
+            }
+            // One level down (an item, a price, a cutoff, the payer).
+            let inner = match &valid[field] {
+                Value::Array(items) => items.first().cloned().map(|i| (true, i)),
+                Value::Object(_) => Some((false, valid[field].clone())),
+                _ => None,
+            };
+            if let Some((in_array, inner)) = inner {
+                for key in inner
+                    .as_object()
+                    .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
+                    for w in &wrong[..4] {
+                        let mut nested = inner.clone();
+                        nested[&key] = w.clone();
+                        let mut changed = valid.clone();
+                        changed[field] = if in_array { json!([nested]) } else { nested };
+                        bodies.push(changed);
+                    }
+                }
+            }
+        }
+        let mut extra = valid.clone();
+        extra["surprise"] = json!(1);
+        bodies.push(extra);
+        for (i, body) in bodies.iter().enumerate() {
+            let resp = app
+                .send(
+                    method.clone(),
+                    path,
+                    Some(token),
+                    Some(&format!("mal-{sent}-{i}")),
+                    Some(body),
+                )
+                .await;
+            let (status, problem) = status_json(resp).await;
+            sent += 1;
+            // A change can still be valid ("two" is a fine activity id): never a 5xx, but
+            // for a valid payment on this server, which has no provider API configured.
+            assert!(
+                status < 500 || problem["code"] == "provider_not_configured",
+                "{path} {body}: {status} {problem}"
+            );
+            if (400..500).contains(&status) {
+                refused += 1;
+                let detail = problem["detail"].as_str().unwrap_or_default();
+                for w in INTERNAL_WORDS.iter().chain(names.iter()) {
+                    assert!(!detail.contains(w), "{path} {body}: {detail:?} says {w:?}");
+                }
+            }
+        }
+    }
+    assert!(
+        sent >= 250 && refused >= 200,
+        "{refused} of {sent} bodies refused"
+    );
+    app.stop().await;
+}
+
 /// Amounts a client sends name an ISO 4217 currency: any three capitals are not enough.
 #[tokio::test]
 async fn currencies_are_iso_4217() {
