@@ -25,7 +25,13 @@ pub fn query_config() -> web::QueryConfig {
         let QueryPayloadError::Deserialize(e) = err else {
             return ApiError::bad_request("invalid_query", "the query string is malformed").into();
         };
-        ApiError::bad_request("invalid_query", e.to_string()).into()
+        // serde's own words (a Rust type, `invalid type`) never reach a client.
+        let message = e.to_string();
+        let detail = match wording::INTERNAL_WORDS.iter().any(|w| message.contains(w)) {
+            true => "the query string is malformed".to_owned(),
+            false => message.replace('`', ""),
+        };
+        ApiError::bad_request("invalid_query", detail).into()
     })
 }
 

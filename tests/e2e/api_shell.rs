@@ -253,6 +253,29 @@ async fn malformed_bodies_get_details_without_internals() {
         sent >= 250 && refused >= 200,
         "{refused} of {sent} bodies refused"
     );
+    // Query strings too.
+    let auditor = ledger_tests::app::token("aud-1", &["auditor"]);
+    for query in [
+        "/v1/streams/slot-m1/events?limit=two",
+        "/v1/streams/slot-m1/events?from_version=1.5",
+        "/v1/coupons?state=weekly",
+    ] {
+        let token = if query.starts_with("/v1/coupons") {
+            operator()
+        } else {
+            auditor.clone()
+        };
+        let (status, problem) = status_json(app.get(query, Some(&token)).await).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("invalid_query")),
+            "{query}"
+        );
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        for w in INTERNAL_WORDS.iter().chain(names.iter()) {
+            assert!(!detail.contains(w), "{query}: {detail:?} says {w:?}");
+        }
+    }
     app.stop().await;
 }
 
