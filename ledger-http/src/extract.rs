@@ -1,7 +1,7 @@
 //! Request parsing at the edge: JSON bodies (64 KiB, `application/json`, unknown fields
 //! refused), idempotency keys, and the problem responses for each way a request is wrong.
 
-use actix_web::error::{JsonPayloadError, PayloadError, QueryPayloadError};
+use actix_web::error::QueryPayloadError;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use ledger_core::{fingerprint, IdempotencyKey, RequestFingerprint};
 use serde::de::DeserializeOwned;
@@ -13,12 +13,6 @@ pub mod wording;
 
 /// Largest request body (API.md): 413 above it.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-pub fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(MAX_BODY_BYTES)
-        .error_handler(|err, _req| json_error(err).into())
-}
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _req| {
@@ -61,23 +55,13 @@ fn too_large() -> ApiError {
     )
 }
 
-fn json_error(err: JsonPayloadError) -> ApiError {
-    match err {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            too_large()
-        }
-        JsonPayloadError::Payload(PayloadError::Overflow) => too_large(),
-        JsonPayloadError::ContentType => ApiError::new(
-            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Unsupported media type",
-            "send the body as Content-Type: application/json",
-        ),
-        JsonPayloadError::Deserialize(e) => {
-            ApiError::bad_request("invalid_body", wording::syntax_detail(&e))
-        }
-        _ => ApiError::bad_request("invalid_body", "the body could not be read"),
-    }
+fn unsupported_media_type() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "Unsupported media type",
+        "send the body as Content-Type: application/json",
+    )
 }
 
 /// A JSON command body: the typed request (unknown fields refused) and the value it came
@@ -106,7 +90,7 @@ pub async fn read_body<T: DeserializeOwned>(
         t == "application/json" || (t.starts_with("application/") && t.ends_with("+json"))
     });
     if !json {
-        return Err(json_error(JsonPayloadError::ContentType));
+        return Err(unsupported_media_type());
     }
     let bytes = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Err(_) => return Err(too_large()),

@@ -105,7 +105,6 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(metrics.clone())
-                .app_data(extract::json_config())
                 .app_data(extract::query_config())
                 .app_data(extract::payload_config())
                 .wrap(from_fn(middleware::observe))

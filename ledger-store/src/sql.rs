@@ -434,6 +434,6 @@ WITH k AS (
   RETURNING 1)
 SELECT 0::int8, (SELECT count(*) FROM k)";
 
-/// Kept keys and outcomes (the retention metrics).
+/// Kept keys and outcomes (two counts of whole tables: for checks, not for a hot path).
 pub const RETAINED_COUNTS: &str = "\
 SELECT (SELECT count(*) FROM dedup_keys), (SELECT count(*) FROM command_outcomes)";

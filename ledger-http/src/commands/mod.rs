@@ -21,6 +21,7 @@ use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 use ledger_core::domain::{Decide, World};
 use ledger_core::{IdempotencyKey, RequestFingerprint};
+use ledger_store::retention::CLIENT_SCOPE_PREFIX;
 use ledger_store::{Command, CommandKey, DedupKey, Executed, KeyUse, StoredOutcome};
 use serde_json::{json, Value};
 
@@ -39,7 +40,7 @@ impl CommandMeta {
         let Some(key) = &self.key else {
             return Ok(None);
         };
-        DedupKey::new(format!("client:{}", self.sub), key.as_str())
+        DedupKey::new(format!("{CLIENT_SCOPE_PREFIX}{}", self.sub), key.as_str())
             .map(Some)
             .ok_or_else(|| {
                 ApiError::bad_request("invalid_idempotency_key", "the key cannot be stored")
