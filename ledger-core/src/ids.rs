@@ -117,15 +117,18 @@ pub enum Category {
     Coupon,
     /// A payment provider's notifications.
     Provider,
+    /// A data subject's erasures (`SubjectErased`; no personal data).
+    Subject,
 }
 
 impl Category {
     /// Every category, in declaration order.
-    pub const ALL: [Category; 4] = [
+    pub const ALL: [Category; 5] = [
         Category::Slot,
         Category::Booking,
         Category::Coupon,
         Category::Provider,
+        Category::Subject,
     ];
 
     /// The category as written in stream ids.
@@ -135,6 +138,7 @@ impl Category {
             Category::Booking => "booking",
             Category::Coupon => "coupon",
             Category::Provider => "provider",
+            Category::Subject => "subject",
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod fingerprint;
 pub mod idempotency;
 pub mod ids;
 pub mod money;
+pub mod personal;
 pub mod phone;
 pub mod webhook;
 

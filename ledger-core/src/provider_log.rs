@@ -1,5 +1,6 @@
 //! The ingest log: `ProviderEventReceived`, appended for every verified delivery (applied
-//! or ignored), with the raw verified payload for audit, to one of the provider's
+//! or ignored), with the raw verified payload for audit (sealed with its data subject's key
+//! since schema version 2: a provider's payload holds the payer's data), to one of the provider's
 //! [`LOG_SHARDS`] streams `provider-<name>-<shard>` (the shard by a hash of the event id), so
 //! that deliveries of one provider do not queue behind one stream lock. Ledgers written
 //! before the shards have their deliveries on `provider-<name>`.
@@ -25,9 +26,10 @@ pub fn log_stream(provider: &str, event_id: &str) -> Result<StreamId, IdError> {
 
 /// Stored event type name.
 pub const PROVIDER_EVENT_RECEIVED: &str = "ProviderEventReceived";
-/// The schema version written and the only one read (golden file:
-/// `tests/golden/ProviderEventReceived.v1.json`, checked by `tests/golden.rs`).
-pub const PROVIDER_EVENT_SCHEMA_VERSION: i32 = 1;
+/// The schema version written (golden files `tests/golden/ProviderEventReceived.v<N>.json`,
+/// checked by `tests/golden.rs`). Version 2 seals `payload` and names its `data_key`;
+/// version 1 (the payload in clear, written by older versions) is still read as it is.
+pub const PROVIDER_EVENT_SCHEMA_VERSION: i32 = 2;
 
 /// What the ledger did with a verified delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,7 +56,12 @@ pub struct ProviderEventReceived {
     /// The booking it concerned, when one was named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub booking_id: Option<String>,
+    /// The provider's body as received: since version 2 a sealed envelope
+    /// ([`crate::personal::Sealed`]); in version 1 the body itself.
     pub payload: Value,
+    /// The id of the data key that sealed `payload` (version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_key: Option<String>,
 }
 
 impl ProviderEventReceived {
@@ -62,11 +69,14 @@ impl ProviderEventReceived {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
 
-    /// Decodes a stored payload of [`PROVIDER_EVENT_SCHEMA_VERSION`].
+    /// Decodes a stored payload of version 1 (no `data_key`) or 2.
     pub fn decode(schema_version: i32, payload: &Value) -> Option<ProviderEventReceived> {
-        (schema_version == PROVIDER_EVENT_SCHEMA_VERSION)
-            .then(|| serde_json::from_value(payload.clone()).ok())
-            .flatten()
+        let decoded: ProviderEventReceived = match schema_version {
+            1 | PROVIDER_EVENT_SCHEMA_VERSION => serde_json::from_value(payload.clone()).ok()?,
+            _ => return None,
+        };
+        (schema_version == PROVIDER_EVENT_SCHEMA_VERSION || decoded.data_key.is_none())
+            .then_some(decoded)
     }
 }
 
@@ -112,7 +122,14 @@ mod tests {
         let e = ProviderEventReceived::decode(1, &stored).expect("decodes");
         assert_eq!(e.outcome, IngestOutcome::Applied);
         assert_eq!(e.to_payload(), stored);
-        assert!(ProviderEventReceived::decode(2, &stored).is_none());
+        assert!(ProviderEventReceived::decode(3, &stored).is_none());
+        let mut sealed = stored.clone();
+        sealed["data_key"] = json!("k1");
+        assert!(
+            ProviderEventReceived::decode(1, &sealed).is_none(),
+            "v1 had no data_key"
+        );
+        assert!(ProviderEventReceived::decode(2, &sealed).is_some());
         let ignored = json!({"provider": "panel", "event_id": "msg_1", "event_type": "x", "source": "webhook",
                              "outcome": "ignored", "payload": {}});
         assert_eq!(

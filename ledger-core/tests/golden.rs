@@ -15,6 +15,7 @@ use std::fmt::Debug;
 use std::fs;
 
 use ledger_core::domain::{CancellerRole, FIRST_SCHEMA_VERSION};
+use ledger_core::personal::{SubjectErased, SUBJECT_ERASED, SUBJECT_ERASED_SCHEMA_VERSION};
 use ledger_core::provider_log::{
     ProviderEventReceived, PROVIDER_EVENT_RECEIVED, PROVIDER_EVENT_SCHEMA_VERSION,
 };
@@ -98,6 +99,13 @@ fn every_stored_type_and_version_has_a_golden_file_that_decodes() {
         }
         expected.insert(file_name(PROVIDER_EVENT_RECEIVED, version));
     }
+    for version in FIRST_SCHEMA_VERSION..=SUBJECT_ERASED_SCHEMA_VERSION {
+        let (bytes, payload) = golden(SUBJECT_ERASED, version);
+        let event = SubjectErased::decode(version, &payload).expect("decodes");
+        let encoded = canonical_json(&event.to_payload()).expect("a canonical form");
+        assert_eq!(encoded, bytes, "{SUBJECT_ERASED} re-encodes");
+        expected.insert(file_name(SUBJECT_ERASED, version));
+    }
 
     let on_disk: BTreeSet<String> = fs::read_dir(GOLDEN_DIR)
         .expect("the golden directory")
@@ -113,8 +121,9 @@ fn every_stored_type_and_version_has_a_golden_file_that_decodes() {
         on_disk, expected,
         "one file per stored type and version, no other"
     );
-    // 10 slot + 16 booking + 4 coupon types at v1, `BookingCancelled` v2, the provider log.
-    assert_eq!(expected.len(), 32);
+    // 10 slot + 16 booking + 4 coupon types at v1, `BookingCancelled` and
+    // `PaymentRequested` v2, the provider log v1 and v2, `SubjectErased` v1.
+    assert_eq!(expected.len(), 35);
 }
 
 #[test]

@@ -81,7 +81,13 @@ pub struct Settings {
     pub key_retention: chrono::Duration,
     pub default_time_zone: Tz,
     pub providers: Providers,
+    /// `LEDGER_DATA_KEY_FILE`: the key-encryption key of personal data. Required in
+    /// production; in development `<data dir>/data-key` (created on first run, mode 0600).
+    pub data_key_file: Option<PathBuf>,
 }
+
+/// The development key file of personal data, under the data folder.
+pub const DEV_DATA_KEY_FILE: &str = "data-key";
 
 /// A variable that is set but unusable.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +225,9 @@ impl Settings {
             )
         })?;
         let providers = providers(&get)?;
+        let data_key_file = get("LEDGER_DATA_KEY_FILE")?.map(|p| PathBuf::from(p.trim()));
         Ok(Settings {
+            data_key_file,
             providers,
             bind,
             database,
@@ -237,6 +245,19 @@ impl Settings {
 }
 
 impl Settings {
+    /// The key-encryption keys of personal data: `LEDGER_DATA_KEY_FILE`, or in development
+    /// the data folder's key file, created on first use.
+    pub fn data_keys(&self) -> Result<ledger_store::personal::Kek, ConfigError> {
+        use ledger_store::personal::Kek;
+        match &self.data_key_file {
+            Some(path) => {
+                Kek::load(path).map_err(|e| invalid("LEDGER_DATA_KEY_FILE", e.to_string()))
+            }
+            None => Kek::load_or_create(&self.data_dir.join(DEV_DATA_KEY_FILE))
+                .map_err(|e| invalid("LEDGER_DATA_KEY_FILE", format!("development key file: {e}"))),
+        }
+    }
+
     /// Checks the settings against the run mode: production refuses demo mode and needs a
     /// real JWKS; demo mode brings its own keys, so it refuses a configured JWKS; any other
     /// run needs one.
@@ -258,6 +279,10 @@ impl Settings {
             (_, false, false) => Err(invalid(
                 "LEDGER_JWKS_FILE",
                 "set LEDGER_JWKS_FILE or LEDGER_JWKS_URL (with LEDGER_JWT_ISSUER and LEDGER_JWT_AUDIENCE), or run with --demo",
+            )),
+            (Environment::Production, _, _) if self.data_key_file.is_none() => Err(invalid(
+                "LEDGER_DATA_KEY_FILE",
+                "required in production (the key-encryption key of personal data: 32 random bytes in base64)",
             )),
             _ => Ok(self),
         }
@@ -548,6 +573,7 @@ mod tests {
                 ("LEDGER_JWKS_URL", url),
                 ("LEDGER_JWT_ISSUER", "i"),
                 ("LEDGER_JWT_AUDIENCE", "a"),
+                ("LEDGER_DATA_KEY_FILE", "/run/secrets/data-key"),
             ];
             vars.extend(ALL_PROVIDERS);
             settings(&vars).unwrap().check_mode(false)
@@ -596,6 +622,14 @@ mod tests {
         );
         let e = settings(&vars).unwrap().check_mode(false).unwrap_err();
         assert_eq!(e.name, "LEDGER_PIX_WEBHOOK_SECRET");
+        vars.push(("LEDGER_PIX_WEBHOOK_SECRET", "whsec_x"));
+        let e = settings(&vars).unwrap().check_mode(false).unwrap_err();
+        assert_eq!(
+            e.name, "LEDGER_DATA_KEY_FILE",
+            "production refuses a missing data key"
+        );
+        vars.push(("LEDGER_DATA_KEY_FILE", "/run/secrets/data-key"));
+        assert!(settings(&vars).unwrap().check_mode(false).is_ok());
         let s = settings(&[("LEDGER_STRIPE_WEBHOOK_SECRET", "whsec_top")]).unwrap();
         assert!(
             !format!("{s:?}").contains("whsec_top"),

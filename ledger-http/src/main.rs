@@ -63,11 +63,12 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     };
     let auth_settings = settings.auth.clone().context("no JWKS configured")?;
     let auth = Authenticator::load(auth_settings).await?;
+    let data_keys = settings.data_keys()?;
     let db = bootstrap::open(settings.database.clone(), &settings.store)
         .await
         .context("opening the database")?;
     let mut state = AppState::new(
-        db.store.clone(),
+        db.store.clone().with_data_keys(data_keys),
         settings.hold_ttl,
         settings.default_time_zone,
     )

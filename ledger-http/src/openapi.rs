@@ -65,6 +65,7 @@ impl Modify for BearerAuth {
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
+        commands::subjects::erase,
         routes::admin::projections,
         routes::admin::rebuild,
         routes::auditor::stream_events,
@@ -85,6 +86,7 @@ impl Modify for BearerAuth {
         commands::coupons::IssueCoupon,
         commands::payments::StartPayment,
         commands::payments::Payer,
+        commands::payments::Identification,
     )),
     modifiers(&BearerAuth)
 )]

@@ -219,7 +219,8 @@ impl Store {
 }
 
 impl LockedStreams {
-    fn conn(&self) -> &Object {
+    /// The transaction's connection, for statements of the store's own beside the append.
+    pub(crate) fn conn(&self) -> &Object {
         self.conn
             .as_ref()
             .expect("the connection is only taken by commit, rollback or drop")

@@ -23,6 +23,11 @@ pub struct ExportedEvent {
     pub event: RecordedEvent,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dedup: Option<ExportedDedup>,
+    /// `true` when the event holds sealed personal data whose subject was erased (not
+    /// covered by the hash chain; the payload is as stored). Ignored by import: subject
+    /// keys never travel in an export, so nothing sealed opens in an imported ledger.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub erased: bool,
 }
 
 /// A dedup key as exported: `scope` is `client:<sub>` or a provider name.
@@ -41,6 +46,7 @@ impl ExportedEvent {
                 scope: d.scope().to_owned(),
                 key: d.key().to_owned(),
             }),
+            erased: false,
         }
     }
 

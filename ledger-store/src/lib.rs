@@ -23,6 +23,7 @@ pub mod listen;
 mod migrate;
 pub mod outbox;
 mod outcome;
+pub mod personal;
 mod plan;
 mod read;
 mod reconcile;

@@ -81,6 +81,8 @@ pub struct Store {
     batch_deadline: Duration,
     /// For connections of their own (`LISTEN`): the settings the pool connects with.
     pub(crate) direct: Arc<(tokio_postgres::Config, Tls)>,
+    /// The key-encryption key and the sealing cache of personal data (`personal.rs`).
+    pub(crate) keyring: Arc<crate::personal::Keyring>,
 }
 
 /// What the command cycle has read, since the store was opened: how much of the
@@ -175,6 +177,9 @@ impl Store {
             request_deadline: settings.request_deadline(),
             batch_deadline: settings.batch_deadline(),
             direct,
+            keyring: Arc::new(crate::personal::Keyring::new(
+                crate::personal::Kek::ephemeral(),
+            )),
         })
     }
 

@@ -35,11 +35,11 @@ impl ReadModel {
     }
 
     /// The schema version the code builds. 2 for slots and coupons: their states count
-    /// seats and claims, with the per-booking entries in the generation's side table.
+    /// seats and claims, with the per-booking entries in the generation's side table. 2
+    /// for bookings: their payment requests keep the sealed payer.
     pub fn version(self) -> i32 {
         match self {
-            ReadModel::SlotAvailability | ReadModel::Coupons => 2,
-            ReadModel::BookingStatus => 1,
+            ReadModel::SlotAvailability | ReadModel::Coupons | ReadModel::BookingStatus => 2,
         }
     }
 

@@ -3,10 +3,11 @@
 //! starts — opened through `ledger_store::bootstrap::open` exactly as the server does
 //! (started if needed, migrated, pinged).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ledger_store::bootstrap::{self, DatabaseSource, OpenDatabase};
+use ledger_store::personal::Kek;
 use ledger_store::tls::{parse_database_url, TlsError};
 use ledger_store::StoreSettings;
 
@@ -76,9 +77,38 @@ pub fn store_settings() -> StoreSettings {
     }
 }
 
+/// The development key file of personal data, in the data folder (as `ledger-http` has it).
+pub const DATA_KEY_FILE: &str = "data-key";
+
+/// The key-encryption keys of personal data, to open sealed fields (`state`):
+/// `LEDGER_DATA_KEY_FILE`, else the data folder's development key if there is one. Never
+/// creates one; without any, sealed fields whose subject is not erased read as unreadable.
+pub fn data_keys_from_env() -> Result<Option<Kek>, ReplayError> {
+    let invalid = ReplayError::Config {
+        name: "LEDGER_DATA_KEY_FILE",
+        reason: "cannot be read, holds no 32-byte key, or other users can read it",
+    };
+    if let Some(path) = std::env::var_os("LEDGER_DATA_KEY_FILE").filter(|p| !p.is_empty()) {
+        return Kek::load(Path::new(&path)).map(Some).map_err(|_| invalid);
+    }
+    let data_dir = std::env::var_os("LEDGER_DATA_DIR")
+        .filter(|p| !p.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_DATA_DIR), PathBuf::from);
+    let dev = data_dir.join(DATA_KEY_FILE);
+    if dev.exists() {
+        return Kek::load(&dev).map(Some).map_err(|_| invalid);
+    }
+    Ok(None)
+}
+
 /// Opens (and, for the private cluster, starts) the database.
 pub async fn open(source: DatabaseSource) -> Result<OpenDatabase, ReplayError> {
-    Ok(bootstrap::open(source, &store_settings()).await?)
+    let keys = data_keys_from_env()?;
+    let mut db = bootstrap::open(source, &store_settings()).await?;
+    if let Some(keys) = keys {
+        db.store = db.store.with_data_keys(keys);
+    }
+    Ok(db)
 }
 
 /// Closes the pool and stops the private cluster, if this process started it.

@@ -88,10 +88,21 @@ fn write_failed(e: std::io::Error) -> ReplayError {
     ReplayError::io("writing the export")(e)
 }
 
-fn write_event(out: &mut dyn Write, feed: &FeedEvent, format: Format) -> std::io::Result<()> {
+fn write_event(
+    out: &mut dyn Write,
+    feed: &FeedEvent,
+    erased: bool,
+    format: Format,
+) -> std::io::Result<()> {
     let event = &feed.event;
     match format {
-        Format::JsonLines => json_line(out, &ExportedEvent::from_feed(feed)),
+        Format::JsonLines => json_line(
+            out,
+            &ExportedEvent {
+                erased,
+                ..ExportedEvent::from_feed(feed)
+            },
+        ),
         Format::Table => {
             let hash = event.hash.to_hex();
             writeln!(
@@ -125,8 +136,11 @@ async fn export_stream(
         let page = store
             .read_stream_feed(stream_id, from, EXPORT_PAGE_EVENTS)
             .await?;
-        for event in &page {
-            write_event(out, event, format).map_err(write_failed)?;
+        let erased = store
+            .erased_payloads(page.iter().map(|e| &e.event.payload))
+            .await?;
+        for (event, erased) in page.iter().zip(erased) {
+            write_event(out, event, erased, format).map_err(write_failed)?;
             written += 1;
             bar.inc(1);
         }
@@ -163,12 +177,15 @@ async fn export_feed(
         // the page sees all their events.
         let horizon = store.feed_bounds().await?.horizon;
         let page = store.read_all(cursor, EXPORT_PAGE_EVENTS).await?;
-        for feed in &page.events {
+        let erased = store
+            .erased_payloads(page.events.iter().map(|e| &e.event.payload))
+            .await?;
+        for (feed, erased) in page.events.iter().zip(erased) {
             bar.inc(1);
             if category.is_some_and(|c| feed.event.stream_id.category() != c) {
                 continue;
             }
-            write_event(out, feed, format).map_err(write_failed)?;
+            write_event(out, feed, erased, format).map_err(write_failed)?;
             written += 1;
         }
         cursor = page.next;

@@ -83,6 +83,9 @@ pub async fn state(
         Category::Provider => Err(ReplayError::Usage(format!(
             "{stream_id} is a provider ingest log: it has events but no state to fold"
         ))),
+        Category::Subject => Err(ReplayError::Usage(format!(
+            "{stream_id} is a data subject's erasure log: it has events but no state to fold"
+        ))),
     }
 }
 
@@ -140,8 +143,11 @@ async fn fold<S: Evolve + Serialize>(
             "the event is missing although the streams row counts it",
         )));
     }
-    let state = serde_json::to_value(&state)
+    let mut state = serde_json::to_value(&state)
         .map_err(|e| ReplayError::io("rendering the state")(e.into()))?;
+    // Sealed personal fields: opened with LEDGER_DATA_KEY_FILE, `{"erased": true}` once
+    // their subject is erased, `{"unreadable": true}` without the key-encryption key.
+    store.open_personal(&mut state).await?;
     Ok(StateReport {
         stream_id: stream_id.clone(),
         version: chain.version(),

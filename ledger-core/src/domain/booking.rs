@@ -15,6 +15,7 @@ use crate::domain::payment::{
 };
 use crate::ids::{BookingId, SlotId};
 use crate::money::Money;
+use crate::personal::Sealed;
 
 mod decide;
 mod state;
@@ -76,7 +77,8 @@ pub enum BookingEvent {
     /// (a Mercado Pago preference, a Stripe PaymentIntent, a Pix immediate charge). A pure
     /// record: it changes no payment and no status, and never makes anything paid; the
     /// booking remembers the object (see [`crate::domain::PaymentRequest`]) so that a
-    /// reconciliation knows what to fetch. Carries no secrets and no payer data.
+    /// reconciliation knows what to fetch. Carries no secrets; the payer's data, when the
+    /// client sent any, only sealed (v2, see [`crate::personal`]).
     PaymentRequested {
         /// The provider.
         provider: Provider,
@@ -88,6 +90,13 @@ pub enum BookingEvent {
         /// The idempotency key sent to the provider (lowercase hex SHA-256, see
         /// [`crate::domain::provider_idempotency_key`]).
         idempotency_key: String,
+        /// The payer's name, e-mail, phone and document as the client sent them, sealed
+        /// with the booking customer's data key (v2; absent in v1 and when none was sent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payer: Option<Sealed>,
+        /// The id of that key (v2, with `payer`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_key: Option<String>,
     },
     /// A provider (or a reconciliation) reported a payment's status; written first for
     /// every report the ledger takes in, anomalies included. Changes no state by itself.

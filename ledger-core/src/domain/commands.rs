@@ -24,6 +24,7 @@ use crate::domain::slot::{
 };
 use crate::ids::{BookingId, SlotId, StreamId};
 use crate::money::Money;
+use crate::personal::Sealed;
 use crate::provider_log::{IngestOutcome, ProviderEventReceived};
 
 impl Decide for PlaceBooking {
@@ -391,6 +392,8 @@ pub struct RequestedObject {
     pub reference: String,
     /// The idempotency key sent to the provider.
     pub idempotency_key: String,
+    /// The payer's data sealed with the customer's key, and that key's id.
+    pub payer: Option<(Sealed, String)>,
 }
 
 /// Records `PaymentRequested` when the booking is still payable under its lock. Output:
@@ -424,6 +427,8 @@ impl Decide for RequestPayment {
             amount: object.amount,
             provider_reference: object.reference.clone(),
             idempotency_key: object.idempotency_key.clone(),
+            payer: object.payer.as_ref().map(|(sealed, _)| sealed.clone()),
+            data_key: object.payer.as_ref().map(|(_, kid)| kid.clone()),
         };
         Decision {
             facts: vec![Fact::Booking(self.booking_id, event)],

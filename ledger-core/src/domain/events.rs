@@ -413,8 +413,10 @@ impl DomainEvent for BookingEvent {
         "BookingRefunded",
     ];
     /// `BookingCancelled` v2: `"role"` instead of `"operator": bool` (see
-    /// [`crate::domain::CancellerRole`]).
-    const REVISED_TYPES: &'static [(&'static str, i32)] = &[("BookingCancelled", 2)];
+    /// [`crate::domain::CancellerRole`]). `PaymentRequested` v2: may carry the sealed
+    /// `payer` and its `data_key` (see [`crate::personal`]).
+    const REVISED_TYPES: &'static [(&'static str, i32)] =
+        &[("BookingCancelled", 2), ("PaymentRequested", 2)];
     const UNIT_TYPES: &'static [&'static str] = &["BookingExpired"];
 
     fn event_type(&self) -> &'static str {

@@ -16,6 +16,7 @@ pub mod payments;
 pub mod reconcile;
 pub mod rejection;
 pub mod slots;
+pub mod subjects;
 
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -36,7 +37,7 @@ pub struct CommandMeta {
 }
 
 impl CommandMeta {
-    fn dedup(&self) -> Result<Option<DedupKey>, ApiError> {
+    pub(crate) fn dedup(&self) -> Result<Option<DedupKey>, ApiError> {
         let Some(key) = &self.key else {
             return Ok(None);
         };
@@ -88,7 +89,7 @@ pub fn command_metadata(sub: &str) -> Value {
     json!({"source": "command", "sub": sub})
 }
 
-fn respond(status: u16, body: Value, replayed: bool) -> HttpResponse {
+pub(crate) fn respond(status: u16, body: Value, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut resp = HttpResponse::build(status);
     resp.content_type(if status.is_client_error() {
@@ -102,7 +103,7 @@ fn respond(status: u16, body: Value, replayed: bool) -> HttpResponse {
     resp.body(body.to_string())
 }
 
-fn replay(stored: StoredOutcome, meta: &CommandMeta) -> Result<HttpResponse, ApiError> {
+pub(crate) fn replay(stored: StoredOutcome, meta: &CommandMeta) -> Result<HttpResponse, ApiError> {
     if stored.fingerprint != meta.fingerprint {
         return Err(ApiError::unprocessable(
             "idempotency_key_reused",

@@ -4,8 +4,9 @@
 //! carries the provider idempotency key of API.md (SHA-256 of the canonical
 //! `{booking_id, provider, amount_minor, currency}`), so retries never create a second
 //! preference or intent; the client's own `Idempotency-Key` applies on top. The provider
-//! is called outside every lock; then `PaymentRequested` (no secrets, no payer data) is
-//! committed under the booking's lock with the stored outcome.
+//! is called outside every lock; then `PaymentRequested` (no secrets; the payer's data
+//! sealed with the customer's data key, never in clear) is committed under the booking's
+//! lock with the stored outcome.
 
 use std::str::FromStr;
 
@@ -33,14 +34,116 @@ use crate::views::money;
 
 /// Longest payer e-mail accepted (RFC 5321 path limit).
 const MAX_EMAIL_LEN: usize = 254;
+/// Longest payer name accepted (Pix `devedor.nome` allows 200).
+const MAX_NAME_LEN: usize = 200;
+/// Longest phone accepted as typed (digits, spaces and punctuation).
+const MAX_PHONE_LEN: usize = 32;
+/// Longest identification number accepted as typed.
+const MAX_DOCUMENT_LEN: usize = 32;
 /// A Pix charge lives at least this long even when the hold is about to end.
 const MIN_PIX_EXPIRY_SECS: i64 = 60;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+/// The payer, as the customer typed it. Personal data: sealed with the customer's data
+/// key before it enters the ledger, sent only to the chosen provider, never logged.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Payer {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub phone: Option<String>,
+    /// A document: `{"type": "CPF" | "CNPJ" | "DNI" | "CUIT" | …, "number"}` (Mercado
+    /// Pago's `identification`; a CPF or CNPJ with a name is Pix's `devedor`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identification: Option<Identification>,
+}
+
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Identification {
+    /// 2 to 8 capital letters.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub number: String,
+}
+
+impl Identification {
+    /// The number's digits, when it is a Brazilian CPF (11) or CNPJ (14): Pix's field name
+    /// and the digits.
+    fn pix_document(&self) -> Option<(&'static str, String)> {
+        let digits: String = self.number.chars().filter(char::is_ascii_digit).collect();
+        match (self.kind.as_str(), digits.len()) {
+            ("CPF", 11) => Some(("cpf", digits)),
+            ("CNPJ", 14) => Some(("cnpj", digits)),
+            _ => None,
+        }
+    }
+}
+
+/// 422 `invalid_payer` naming the field, never echoing the value.
+fn invalid_payer(detail: &'static str) -> ApiError {
+    ApiError::unprocessable("invalid_payer", detail)
+}
+
+fn plain(text: &str, max: usize) -> bool {
+    !text.trim().is_empty() && text.len() <= max && !text.chars().any(char::is_control)
+}
+
+/// Checks what the customer typed, field by field.
+fn check_payer(payer: &Payer) -> Result<(), ApiError> {
+    if let Some(email) = payer.email.as_deref() {
+        if !plain(email, MAX_EMAIL_LEN) || !email.contains('@') {
+            return Err(invalid_payer("payer.email is not an e-mail address"));
+        }
+    }
+    if let Some(name) = payer.name.as_deref() {
+        if !plain(name, MAX_NAME_LEN) {
+            return Err(invalid_payer(
+                "payer.name: 1 to 200 characters, no control characters",
+            ));
+        }
+    }
+    if let Some(phone) = payer.phone.as_deref() {
+        if !plain(phone, MAX_PHONE_LEN)
+            || !phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            return Err(invalid_payer(
+                "payer.phone: digits, spaces and + - ( ) . only",
+            ));
+        }
+    }
+    if let Some(id) = &payer.identification {
+        let kind_ok =
+            (2..=8).contains(&id.kind.len()) && id.kind.bytes().all(|b| b.is_ascii_uppercase());
+        let number_ok = plain(&id.number, MAX_DOCUMENT_LEN)
+            && id
+                .number
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-/ ".contains(c));
+        if !kind_ok || !number_ok {
+            return Err(invalid_payer(
+                "payer.identification: type is 2 to 8 capital letters, number up to 32 letters, digits and . - /",
+            ));
+        }
+        if matches!(id.kind.as_str(), "CPF" | "CNPJ") && id.pix_document().is_none() {
+            return Err(invalid_payer(
+                "payer.identification: a CPF has 11 digits, a CNPJ 14",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Pix's `devedor` (BCB API Pix: `cpf` or `cnpj` with `nome`, both or neither).
+fn pix_devedor(payer: Option<&Payer>) -> Option<Value> {
+    let payer = payer?;
+    let (field, digits) = payer.identification.as_ref()?.pix_document()?;
+    let name = payer.name.as_deref()?;
+    Some(json!({field: digits, "nome": name}))
 }
 
 /// The body of `POST /v1/bookings/{booking_id}/payments`.
@@ -94,8 +197,14 @@ fn preference_body(
     let payer = match payer {
         Some(p) => {
             let mut payer = json!({});
+            if let Some(name) = &p.name {
+                payer["name"] = name.clone().into();
+            }
             if let Some(email) = &p.email {
                 payer["email"] = email.clone().into();
+            }
+            if let Some(id) = &p.identification {
+                payer["identification"] = json!({"type": id.kind, "number": id.number});
             }
             // Never sent malformed: an unusable phone is left out.
             if let Some(phone) = p.phone.as_deref().and_then(normalize_phone_for_mercadopago) {
@@ -151,7 +260,7 @@ async fn request_payment(
             let secs = (hold_end - state.clock.now())
                 .num_seconds()
                 .max(MIN_PIX_EXPIRY_SECS);
-            let cob = pix::put_cob(state, id, amount, secs).await?;
+            let cob = pix::put_cob(state, id, amount, secs, pix_devedor(payer)).await?;
             let created = chrono::DateTime::parse_from_rfc3339(&cob.calendario.criacao)
                 .map(|c| c.to_utc())
                 .unwrap_or_else(|_| state.clock.now());
@@ -210,16 +319,8 @@ pub async fn start(
     let provider = Provider::from_str(&provider).map_err(|_| {
         ApiError::unprocessable("invalid_provider", "provider is mercadopago, stripe or pix")
     })?;
-    if let Some(email) = payer.as_ref().and_then(|p| p.email.as_deref()) {
-        if email.len() > MAX_EMAIL_LEN
-            || !email.contains('@')
-            || email.chars().any(char::is_control)
-        {
-            return Err(ApiError::unprocessable(
-                "invalid_payer",
-                "payer.email is not an e-mail address",
-            ));
-        }
+    if let Some(payer) = &payer {
+        check_payer(payer)?;
     }
     let booking = read_booking(&state, &id).await?;
     let placed = booking
@@ -254,11 +355,20 @@ pub async fn start(
     };
     let (requested, fields) = match fields {
         Some((fields, reference)) => {
+            // Sealed with the customer's key before it enters the ledger.
+            let payer = match &payer {
+                Some(p) => {
+                    let clear = serde_json::to_value(p).map_err(|_| ApiError::internal())?;
+                    Some(state.store.seal_personal(principal.sub(), &clear).await?)
+                }
+                None => None,
+            };
             let object = RequestedObject {
                 provider,
                 amount,
                 reference,
                 idempotency_key: provider_key.clone(),
+                payer,
             };
             (Some(object), fields)
         }

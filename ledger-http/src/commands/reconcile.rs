@@ -40,6 +40,7 @@ fn delivery(provider: &'static str, report: &PaymentReport, payload: Value) -> D
         payload,
         source: "reconciliation",
         booking_id: None,
+        subject: None,
     }
 }
 

@@ -39,16 +39,21 @@ fn config(state: &AppState) -> Result<(&str, &str), ProviderError> {
     }
 }
 
-/// Creates the immediate charge for `amount`, expiring in `expires_in_secs`.
+/// Creates the immediate charge for `amount`, expiring in `expires_in_secs`, with the payer
+/// as `devedor` when the customer gave a CPF or CNPJ and a name.
 pub async fn put_cob(
     state: &AppState,
     booking_id: &BookingId,
     amount: &Money,
     expires_in_secs: i64,
+    devedor: Option<Value>,
 ) -> Result<Cob, ProviderError> {
     let (base, token) = config(state)?;
     let url = format!("{base}/v2/cob/{}", segment(&txid(booking_id)));
-    let body = json!({"calendario": {"expiracao": expires_in_secs}, "valor": {"original": format_decimal_amount(amount)}});
+    let mut body = json!({"calendario": {"expiracao": expires_in_secs}, "valor": {"original": format_decimal_amount(amount)}});
+    if let Some(devedor) = devedor {
+        body["devedor"] = devedor;
+    }
     let answer = call(NAME, || state.http.put(&url).bearer_auth(token).json(&body)).await?;
     json(NAME, &answer)
 }

@@ -90,10 +90,12 @@ pub async fn stream_events(
         .last()
         .map(|e| e.stream_version + 1)
         .filter(|n| *n <= head.version);
+    let mut shown: Vec<Value> = events.iter().map(event_json).collect();
+    state.store.mark_erased(&mut shown).await?;
     Ok(HttpResponse::Ok().json(json!({
         "stream_id": stream.as_str(),
         "version": head.version,
-        "events": events.iter().map(event_json).collect::<Vec<_>>(),
+        "events": shown,
         "next_from_version": next,
     })))
 }
@@ -129,8 +131,10 @@ pub async fn feed(
         ));
     }
     let page = state.store.read_all(after, limit).await?;
+    let mut shown: Vec<Value> = page.events.iter().map(feed_json).collect();
+    state.store.mark_erased(&mut shown).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "events": page.events.iter().map(feed_json).collect::<Vec<_>>(),
+        "events": shown,
         "next": page.next.to_string(),
     })))
 }
@@ -138,16 +142,13 @@ pub async fn feed(
 struct Live {
     store: Store,
     cursor: Cursor,
-    pending: VecDeque<FeedEvent>,
+    /// Each event's cursor and JSON (marked when its personal data is erased).
+    pending: VecDeque<(Cursor, Value)>,
     last_sent: Instant,
 }
 
-fn sse_message(e: &FeedEvent) -> Bytes {
-    Bytes::from(format!(
-        "id: {}\nevent: ledger\ndata: {}\n\n",
-        e.cursor,
-        feed_json(e)
-    ))
+fn sse_message(cursor: &Cursor, event: &Value) -> Bytes {
+    Bytes::from(format!("id: {cursor}\nevent: ledger\ndata: {event}\n\n"))
 }
 
 /// The live feed as Server-Sent Events (auditor). `Last-Event-ID` (a cursor) takes
@@ -179,14 +180,23 @@ pub async fn live(
     };
     let stream = futures_util::stream::unfold(live, |mut live| async move {
         loop {
-            if let Some(e) = live.pending.pop_front() {
+            if let Some((cursor, event)) = live.pending.pop_front() {
                 live.last_sent = Instant::now();
-                return Some((Ok::<_, actix_web::Error>(sse_message(&e)), live));
+                return Some((
+                    Ok::<_, actix_web::Error>(sse_message(&cursor, &event)),
+                    live,
+                ));
             }
             match live.store.read_all(live.cursor, LIVE_BATCH).await {
                 Ok(page) if !page.events.is_empty() => {
+                    let mut shown: Vec<Value> = page.events.iter().map(feed_json).collect();
+                    if let Err(e) = live.store.mark_erased(&mut shown).await {
+                        tracing::warn!(error = %e, "live feed ended");
+                        return None;
+                    }
                     live.cursor = page.next;
-                    live.pending.extend(page.events);
+                    let cursors = page.events.iter().map(|e| e.cursor);
+                    live.pending.extend(cursors.zip(shown));
                 }
                 Ok(_) if live.last_sent.elapsed() >= LIVE_KEEPALIVE => {
                     live.last_sent = Instant::now();

@@ -73,6 +73,20 @@ pub async fn get(
         })
         .collect();
     view["payments"] = payments.into();
+    // The payer of the newest request that named one, for its owner and operators: read
+    // models hold it sealed; it is opened here, or reads {"erased": true}.
+    let may_see_payer = principal.has(Role::Operator) || placed.customer == principal.sub();
+    if let Some(payer) = booking
+        .requests()
+        .iter()
+        .rev()
+        .find_map(|r| r.payer.as_ref())
+    {
+        if may_see_payer {
+            view["payer"] = payer.to_value();
+            state.store.open_personal(&mut view).await?;
+        }
+    }
     read.stamp(&mut view);
     Ok(HttpResponse::Ok().json(view))
 }

@@ -105,6 +105,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/v1/admin/projections/{name}/rebuild").route(web::post().to(admin::rebuild)),
         )
         .service(resource("/v1/admin/outbox").route(web::get().to(admin::outbox)))
+        .service(
+            resource("/v1/admin/subjects/{sub}/erase")
+                .route(web::post().to(commands::subjects::erase)),
+        )
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(
             SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),

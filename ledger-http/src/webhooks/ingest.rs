@@ -1,5 +1,6 @@
 //! Recording a verified delivery: one command appends `ProviderEventReceived` (the raw
-//! payload, for audit) to the provider's log shard (`provider-<name>-<n>`, by a hash of
+//! payload, for audit — a payment provider's sealed with its payer's data key, since it
+//! holds the payer's name, e-mail, phone or document) to the provider's log shard (`provider-<name>-<n>`, by a hash of
 //! the event id) together with every transition the delivery causes, deduplicated by the
 //! provider's event id. No lock is shared by all deliveries of a provider: a delivery locks
 //! its shard and the streams its decision touches. The answer (`applied`, `duplicate`,
@@ -24,6 +25,15 @@ pub struct Delivery {
     /// `webhook` or `reconciliation`.
     pub source: &'static str,
     pub booking_id: Option<String>,
+    /// The data subject of the payload: the booking's customer, once the booking is known.
+    /// A payment provider's payload without one is sealed under a key of its own
+    /// ([`unlinked_subject`]); the panel's payloads (catalog changes) hold no personal data.
+    pub subject: Option<String>,
+}
+
+/// The subject of a payer no booking names: one key per delivery, erasable by this name.
+pub fn unlinked_subject(provider: &str, event_id: &str) -> String {
+    format!("payer:{provider}:{event_id}")
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,6 +79,18 @@ where
         log_stream(delivery.provider, &delivery.event_id).map_err(|_| ApiError::internal())?;
     let metadata = json!({"source": delivery.source, "provider": delivery.provider,
                           "provider_event_id": delivery.event_id});
+    let (payload, data_key) = if delivery.provider == "panel" {
+        (delivery.payload, None)
+    } else {
+        let subject = delivery
+            .subject
+            .unwrap_or_else(|| unlinked_subject(delivery.provider, &delivery.event_id));
+        let (sealed, kid) = state
+            .store
+            .seal_personal(&subject, &delivery.payload)
+            .await?;
+        (sealed.to_value(), Some(kid))
+    };
     let record = ProviderEventReceived {
         provider: delivery.provider.to_owned(),
         event_id: delivery.event_id,
@@ -76,7 +98,8 @@ where
         source: delivery.source.to_owned(),
         outcome: IngestOutcome::Ignored, // the decision sets it
         booking_id: delivery.booking_id,
-        payload: delivery.payload,
+        payload,
+        data_key,
     };
     let command = Command {
         decision: Receive {

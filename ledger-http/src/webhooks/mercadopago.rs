@@ -88,6 +88,7 @@ pub async fn receive(
         payload: json!({"notification": notification}),
         source: "webhook",
         booking_id: None,
+        subject: None,
     };
     if kind != "payment" || data_id.is_empty() {
         return Ok(ingest_payment(&state, delivery, None).await?.response());

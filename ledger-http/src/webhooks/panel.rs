@@ -119,6 +119,7 @@ pub async fn receive(
         payload: payload.clone(),
         source: "webhook",
         booking_id: None,
+        subject: None,
     };
     if !KNOWN_TYPES.contains(&kind.as_str()) {
         return Ok(ingest::<ChangeSlot>(&state, delivery, None)

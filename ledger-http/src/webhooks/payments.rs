@@ -25,6 +25,7 @@ pub async fn ingest_payment(
         return ingest::<PayBooking>(state, delivery, None).await;
     };
     delivery.booking_id = Some(booking_id.to_string());
+    delivery.subject = before.placed.as_ref().map(|p| p.customer.clone());
     let change = PayBooking {
         streams: streams_of(booking_id, &before)?,
         report,

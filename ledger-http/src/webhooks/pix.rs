@@ -61,6 +61,7 @@ pub fn deliveries(
             PaymentSource::Reconciliation => "reconciliation",
         },
         booking_id: None,
+        subject: None,
     };
     let amount = entry.get("valor").and_then(Value::as_str).and_then(brl);
     let mut out = vec![(

@@ -92,6 +92,7 @@ pub async fn receive(
         payload,
         source: "webhook",
         booking_id: None,
+        subject: None,
     };
     Ok(ingest_payment(&state, delivery, target).await?.response())
 }

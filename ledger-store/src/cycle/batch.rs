@@ -459,7 +459,7 @@ fn snapshot_of(
             .ok()
             .and_then(|code| world.coupons.get(&code))
             .map(encode_snapshot),
-        ledger_core::Category::Provider => None,
+        ledger_core::Category::Provider | ledger_core::Category::Subject => None,
     };
     encoded.transpose()
 }

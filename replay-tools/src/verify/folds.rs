@@ -28,7 +28,7 @@ impl Fold {
         match category {
             Category::Slot => Fold::Slot(SlotFold::default()),
             Category::Booking => Fold::Booking(BookingFold::default()),
-            Category::Coupon | Category::Provider => Fold::ChainOnly,
+            Category::Coupon | Category::Provider | Category::Subject => Fold::ChainOnly,
         }
     }
 

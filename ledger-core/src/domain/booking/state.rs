@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{BookingEvent, BookingStatus, PlacedBooking};
 use crate::domain::payment::{payment_key, PaymentRecord, PaymentRequest, PaymentStatus, Provider};
 use crate::money::{Currency, Money, MAX_MINOR};
+use crate::personal::Sealed;
 
 /// What decisions about one booking need to know; also its stored snapshot.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +87,9 @@ impl BookingState {
                 amount,
                 provider_reference,
                 idempotency_key: _,
-            } => self.remember_request(*provider, *amount, provider_reference),
+                payer,
+                data_key: _,
+            } => self.remember_request(*provider, *amount, provider_reference, payer),
             BookingEvent::PaymentNotified { .. }
             | BookingEvent::AmountMismatchFlagged { .. }
             | BookingEvent::PaymentAnomalyRecorded { .. } => {}
@@ -164,16 +167,28 @@ impl BookingState {
 
     /// Records a requested provider object; the same `(provider, provider_reference)` again
     /// updates its amount instead of adding a second entry.
-    fn remember_request(&mut self, provider: Provider, amount: Money, provider_reference: &str) {
+    fn remember_request(
+        &mut self,
+        provider: Provider,
+        amount: Money,
+        provider_reference: &str,
+        payer: &Option<Sealed>,
+    ) {
         let known = self.requests.iter_mut().find(|request| {
             request.provider == provider && request.provider_reference == provider_reference
         });
         match known {
-            Some(request) => request.amount = amount,
+            Some(request) => {
+                request.amount = amount;
+                if payer.is_some() {
+                    request.payer.clone_from(payer);
+                }
+            }
             None => self.requests.push(PaymentRequest {
                 provider,
                 amount,
                 provider_reference: provider_reference.to_owned(),
+                payer: payer.clone(),
             }),
         }
     }

@@ -271,6 +271,7 @@ fn a_delivery_is_recorded_first_with_the_outcome_of_its_change() {
         outcome: IngestOutcome::Ignored,
         booking_id: Some(booking_id(1).to_string()),
         payload: json!({"id": "evt_1"}),
+        data_key: None,
     };
     let log = log_stream("stripe", "evt_1").unwrap();
     let receive = Receive {
@@ -355,6 +356,7 @@ fn a_coupon_is_issued_once_and_a_payment_request_needs_a_payable_booking() {
         amount: pesos(4_500_000),
         reference: "pi_1".into(),
         idempotency_key: "k".into(),
+        payer: None,
     };
     let request = RequestPayment {
         booking_id: booking_id(1),

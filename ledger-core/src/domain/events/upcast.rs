@@ -27,6 +27,7 @@ pub(super) fn to_current(
     for version in from..to {
         let step = match (event_type, version) {
             ("BookingCancelled", 1) => booking_cancelled_v1_to_v2,
+            ("PaymentRequested", 1) => payment_requested_v1_to_v2,
             // A revised type without the step from `version`: nothing can read it.
             _ => {
                 return Err(DecodeError::UnsupportedVersion {
@@ -64,4 +65,17 @@ fn booking_cancelled_v1_to_v2(fields: Fields) -> Result<Fields, String> {
         ("by".to_owned(), Value::String(v1.by)),
         ("role".to_owned(), role),
     ]))
+}
+
+/// `PaymentRequested` v1 → v2: v2 only adds the optional sealed `payer` and its
+/// `data_key`; v1 never had a payer, so its fields pass as they are (a v1 payload that
+/// already holds either member is not a v1 payload).
+fn payment_requested_v1_to_v2(fields: Fields) -> Result<Fields, String> {
+    match ["payer", "data_key"]
+        .iter()
+        .find(|m| fields.contains_key(**m))
+    {
+        Some(member) => Err(format!("`{member}` is not a version 1 member")),
+        None => Ok(fields),
+    }
 }

@@ -18,6 +18,7 @@ use crate::canonical::canonical_json;
 use crate::domain::booking::{BookingState, BookingStatus};
 use crate::ids::BookingId;
 use crate::money::Money;
+use crate::personal::Sealed;
 
 /// A provider object created to collect a booking's money, as `PaymentRequested` recorded
 /// it. A booking keeps one per `(provider, provider_reference)`.
@@ -31,6 +32,9 @@ pub struct PaymentRequest {
     /// The provider's id of the object: a Mercado Pago preference id, a Stripe
     /// PaymentIntent id or a Pix txid.
     pub provider_reference: String,
+    /// The payer's data, sealed (never in clear: read models store this state as it is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<Sealed>,
 }
 
 /// The idempotency key of the provider call that creates the payment object for

@@ -175,6 +175,8 @@ fn golden_payment_requested() {
             provider_reference: "202809963-920c288b-4ebb-40be-966f-700250fa5370".into(),
             idempotency_key: "bfba9fe829a7015d78eee95553c9f2fcc3aba833c1399869192afa4654f9aca5"
                 .into(),
+            payer: None,
+            data_key: None,
         },
     );
     golden(
@@ -189,6 +191,8 @@ fn golden_payment_requested() {
             provider_reference: "a3f1c9e07b2d4e5f8a9b0c1d2e3f4a5b".into(),
             idempotency_key: "354261c27a0eda3d430ad2993032d5bc431e01cc69c2ee68c64522940c0f33bb"
                 .into(),
+            payer: None,
+            data_key: None,
         },
     );
     let missing_key = serde_json::json!({"provider": "stripe", "provider_reference": "pi_1",

@@ -59,6 +59,8 @@ fn requested(provider: Provider, minor: i64, reference: &str) -> BookingEvent {
         amount: pesos(minor),
         provider_reference: reference.into(),
         idempotency_key: provider_idempotency_key(&beef(), provider, &pesos(minor)),
+        payer: None,
+        data_key: None,
     }
 }
 
