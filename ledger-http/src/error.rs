@@ -7,9 +7,6 @@ use actix_web::{HttpResponse, ResponseError};
 use ledger_store::StoreError;
 use serde_json::{Map, Value};
 
-/// `type` is a URI reference relative to the service: `/problems/<code with dashes>`.
-const PROBLEM_TYPE_PREFIX: &str = "/problems/";
-
 /// A problem response: status, stable code, human title and detail, optional extra members
 /// (for example `available` on `sold_out`, `total` on `price_changed`).
 #[derive(Debug, Clone)]
@@ -119,7 +116,7 @@ impl ApiError {
         let mut body = Map::new();
         body.insert(
             "type".into(),
-            format!("{PROBLEM_TYPE_PREFIX}{}", self.code.replace('_', "-")).into(),
+            crate::problems::problem_type(self.code).into(),
         );
         body.insert("title".into(), self.title.into());
         body.insert("status".into(), self.status.as_u16().into());

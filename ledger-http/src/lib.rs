@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod outbox;
+pub mod problems;
 pub mod projector;
 pub mod providers;
 pub mod reconciler;

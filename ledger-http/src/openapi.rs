@@ -5,6 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::commands;
+use crate::problems;
 use crate::routes;
 
 /// `{"amount_minor": 12500, "currency": "ARS"}`: integer minor units and an ISO 4217 code.
@@ -66,6 +67,7 @@ impl Modify for BearerAuth {
         routes::coupons::list,
         routes::admin::outbox,
         commands::subjects::erase,
+        problems::describe,
         routes::admin::projections,
         routes::admin::rebuild,
         routes::auditor::stream_events,

@@ -97,6 +97,9 @@ impl Application {
         handle_signals: bool,
     ) -> std::io::Result<Application> {
         let addr = listener.local_addr()?;
+        // Problem types are absolute: under LEDGER_PUBLIC_URL, else where we listen.
+        let public = state.providers.public_url.clone();
+        crate::problems::set_public_url(&public.unwrap_or_else(|| format!("http://{addr}")));
         let state = web::Data::new(state);
         let auth = web::Data::new(auth);
         let metrics = web::Data::new(Metrics::new());

@@ -536,3 +536,41 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         .contains("swagger"));
     app.stop().await;
 }
+
+/// Problem `type`s are absolute URIs whose path this service answers with a description
+/// (JSON, or HTML for a browser); an unknown code is 404.
+#[tokio::test]
+async fn problem_types_are_absolute_links_that_answer() {
+    let app = spawn_app(fresh_db().await.store()).await;
+    let resp = app
+        .get(
+            "/v1/bookings/0190f5d2-7c1a-7b3e-8f00-00000000beef",
+            Some(&operator()),
+        )
+        .await;
+    let (status, problem) = status_json(resp).await;
+    assert_eq!(status, 404);
+    let kind = problem["type"].as_str().unwrap();
+    let (scheme, rest) = kind.split_once("://").expect("an absolute URI");
+    assert!(scheme == "http" || scheme == "https", "{kind}");
+    let path = &rest[rest.find('/').expect("a path")..];
+    assert_eq!(path, "/problems/booking-not-found");
+    let (status, described) = status_json(app.get(path, None).await).await;
+    assert_eq!(status, 200, "{described}");
+    assert_eq!(described["code"], "booking_not_found");
+    assert!(described["description"].as_str().unwrap().len() > 10);
+    let page = app
+        .http
+        .get(app.url(path))
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("booking_not_found"));
+    let (status, unknown) = status_json(app.get("/problems/no-such-thing", None).await).await;
+    assert_eq!((status, unknown["code"].as_str()), (404, Some("not_found")));
+}

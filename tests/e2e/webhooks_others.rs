@@ -210,6 +210,18 @@ async fn panel_changes_apply_under_the_slot_lock_and_cuts_are_flagged() {
         post_panel(&app, "msg_y", &never).await.1["status"],
         "ignored"
     );
+    // A signed but malformed change: 400 naming the field in the API's words.
+    let malformed = json!({"type": "capacity.changed", "slot_id": "p1", "capacity": "many"});
+    let (status, problem) = post_panel(&app, "msg_bad", &malformed).await;
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (400, Some("invalid_payload"))
+    );
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("capacity"), "{detail}");
+    for internal in ["invalid type", "u32", "i64", "struct", "enum", "variant"] {
+        assert!(!detail.contains(internal), "{detail}");
+    }
     let blocked = json!({"type": "slot.blocked", "slot_id": "p1", "reason": "storm"});
     post_panel(&app, "msg_b", &blocked).await;
     assert_eq!(

@@ -109,6 +109,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/v1/admin/subjects/{sub}/erase")
                 .route(web::post().to(commands::subjects::erase)),
         )
+        .service(resource("/problems/{code}").route(web::get().to(crate::problems::describe)))
         .service(resource("/openapi.json").route(web::get().to(openapi_json)))
         .service(
             SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),

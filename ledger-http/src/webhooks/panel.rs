@@ -126,8 +126,13 @@ pub async fn receive(
             .await?
             .response());
     }
-    let change: PanelChange = serde_json::from_value(payload)
-        .map_err(|e| ApiError::bad_request("invalid_payload", format!("{kind}: {e}")))?;
+    // The detail in the API's words: the field and what was expected, never serde's.
+    let change: PanelChange = serde_path_to_error::deserialize(payload).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_payload",
+            format!("{kind}: {}", crate::extract::wording::body_detail(&e)),
+        )
+    })?;
     // A change the slot cannot take (an unknown zone, a change of a slot never scheduled)
     // is recorded and ignored.
     let change = match change.into_change(state.default_time_zone) {
