@@ -421,6 +421,16 @@ impl Service {
             .env("LEDGER_JWT_AUDIENCE", DEMO_AUDIENCE)
             .env("LEDGER_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
             .env("LEDGER_LOG_FORMAT", "json")
+            // The load comes from one address: the per-address limits would measure
+            // themselves, not the ledger.
+            .env(
+                "LEDGER_RATE_LIMIT_PUBLIC",
+                ledger_http::limits::MAX_PER_SECOND.to_string(),
+            )
+            .env(
+                "LEDGER_RATE_LIMIT_WEBHOOKS",
+                ledger_http::limits::MAX_PER_SECOND.to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);

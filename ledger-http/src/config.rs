@@ -84,6 +84,9 @@ pub struct Settings {
     /// `LEDGER_DATA_KEY_FILE`: the key-encryption key of personal data. Required in
     /// production; in development `<data dir>/data-key` (created on first run, mode 0600).
     pub data_key_file: Option<PathBuf>,
+    /// `LEDGER_RATE_LIMIT_PUBLIC`, `LEDGER_RATE_LIMIT_WEBHOOKS` (requests a second per
+    /// client address) and `LEDGER_TRUSTED_PROXIES` (see `limits.rs`).
+    pub limits: crate::limits::LimitSettings,
 }
 
 /// The development key file of personal data, under the data folder.
@@ -226,8 +229,10 @@ impl Settings {
         })?;
         let providers = providers(&get)?;
         let data_key_file = get("LEDGER_DATA_KEY_FILE")?.map(|p| PathBuf::from(p.trim()));
+        let limits = limit_settings(&get)?;
         Ok(Settings {
             data_key_file,
+            limits,
             providers,
             bind,
             database,
@@ -287,6 +292,59 @@ impl Settings {
             _ => Ok(self),
         }
     }
+}
+
+/// A rate: whole requests a second per client address, 1..=[`crate::limits::MAX_PER_SECOND`].
+fn rate(
+    name: &'static str,
+    default: u32,
+    get: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<u32, ConfigError> {
+    use crate::limits::MAX_PER_SECOND;
+    match get(name)? {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|r| (1..=MAX_PER_SECOND).contains(r))
+            .ok_or_else(|| {
+                invalid(
+                    name,
+                    format!("expected requests a second, 1..={MAX_PER_SECOND}"),
+                )
+            }),
+    }
+}
+
+fn limit_settings(
+    get: &dyn Fn(&'static str) -> Result<Option<String>, ConfigError>,
+) -> Result<crate::limits::LimitSettings, ConfigError> {
+    use crate::limits::{DEFAULT_PUBLIC_PER_SECOND, DEFAULT_WEBHOOKS_PER_SECOND};
+    let trusted_proxies = match get("LEDGER_TRUSTED_PROXIES")? {
+        None => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| a.parse::<std::net::IpAddr>())
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                invalid(
+                    "LEDGER_TRUSTED_PROXIES",
+                    "expected IP addresses separated by commas",
+                )
+            })?,
+    };
+    Ok(crate::limits::LimitSettings {
+        public_per_second: rate("LEDGER_RATE_LIMIT_PUBLIC", DEFAULT_PUBLIC_PER_SECOND, get)?,
+        webhooks_per_second: rate(
+            "LEDGER_RATE_LIMIT_WEBHOOKS",
+            DEFAULT_WEBHOOKS_PER_SECOND,
+            get,
+        )?,
+        trusted_proxies,
+    })
 }
 
 fn url(
@@ -641,6 +699,31 @@ mod tests {
                 .name,
             "LEDGER_PANEL_API_URL"
         );
+    }
+
+    #[test]
+    fn rate_limits_and_trusted_proxies_are_checked() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.limits, crate::limits::LimitSettings::default());
+        let s = settings(&[
+            ("LEDGER_RATE_LIMIT_PUBLIC", "5"),
+            ("LEDGER_RATE_LIMIT_WEBHOOKS", "5000"),
+            ("LEDGER_TRUSTED_PROXIES", "10.0.0.1, ::1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.limits.public_per_second, s.limits.webhooks_per_second),
+            (5, 5000)
+        );
+        assert_eq!(s.limits.trusted_proxies.len(), 2);
+        for (name, bad) in [
+            ("LEDGER_RATE_LIMIT_PUBLIC", "0"),
+            ("LEDGER_RATE_LIMIT_WEBHOOKS", "lots"),
+            ("LEDGER_RATE_LIMIT_PUBLIC", "1000001"),
+            ("LEDGER_TRUSTED_PROXIES", "10.0.0.1,proxy.internal"),
+        ] {
+            assert_eq!(settings(&[(name, bad)]).unwrap_err().name, name, "{bad}");
+        }
     }
 
     #[test]

@@ -148,9 +148,10 @@ pub fn print_welcome(keys: &DevKeys, addr: SocketAddr, now: DateTime<Utc>) {
         token("demo-operator", "operator")
     );
     println!(
-        "export AUDITOR_TOKEN='{}'\n",
+        "export AUDITOR_TOKEN='{}'",
         token("demo-auditor", "auditor")
     );
+    println!("export ADMIN_TOKEN='{}'\n", token("demo-admin", "admin"));
     println!("# book two seats on the demo slot, with the demo coupon:");
     println!(
         "curl -s -X POST http://{addr}/v1/bookings -H \"Authorization: Bearer $CUSTOMER_TOKEN\" \

@@ -75,6 +75,7 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
     .with_providers(settings.providers.clone());
     state.reconcile_after = settings.reconcile_after;
     state.key_retention = settings.key_retention;
+    state.limits = settings.limits.clone();
     if demo_mode {
         demo::seed(&state).await.context("seeding demo data")?;
     }

@@ -47,6 +47,8 @@ pub struct AppState {
     /// How long client idempotency keys and outcomes are kept
     /// (`LEDGER_IDEMPOTENCY_RETENTION_HOURS`).
     pub key_retention: chrono::Duration,
+    /// Per-address rate limits of the public routes and webhooks (`limits.rs`).
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl AppState {
@@ -66,6 +68,7 @@ impl AppState {
             projected: Arc::new(tokio::sync::Notify::new()),
             reconcile_after: crate::reconciler::DEFAULT_AFTER,
             key_retention: ledger_store::retention::DEFAULT_CLIENT_RETENTION,
+            limits: crate::limits::LimitSettings::default(),
         }
     }
 
@@ -103,13 +106,16 @@ impl Application {
         let state = web::Data::new(state);
         let auth = web::Data::new(auth);
         let metrics = web::Data::new(Metrics::new());
+        let limits = web::Data::new(crate::limits::Limits::new(&state.limits));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .app_data(metrics.clone())
+                .app_data(limits.clone())
                 .app_data(extract::query_config())
                 .app_data(extract::payload_config())
+                .wrap(from_fn(crate::limits::guard))
                 .wrap(from_fn(middleware::observe))
                 .configure(routes::configure)
         })

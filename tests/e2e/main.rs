@@ -14,6 +14,7 @@ mod auditor;
 mod database_hang;
 mod feed;
 mod health;
+mod limits;
 mod logs;
 mod privacy;
 mod projections;

@@ -191,16 +191,26 @@ pub async fn spawn_app(store: Store) -> TestApp {
 
 /// As [`spawn_app`], with these providers.
 pub async fn spawn_app_with(store: Store, providers: Providers) -> TestApp {
+    spawn_app_configured(store, providers, |_| {}).await
+}
+
+/// As [`spawn_app_with`], with the state adjusted by `configure` before the server starts.
+pub async fn spawn_app_configured(
+    store: Store,
+    providers: Providers,
+    configure: impl FnOnce(&mut AppState),
+) -> TestApp {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap(),
     ));
     let store = store.with_clock(clock.clone());
-    let state = AppState::new(
+    let mut state = AppState::new(
         store,
         chrono::Duration::minutes(15),
         chrono_tz::America::Argentina::Buenos_Aires,
     )
     .with_providers(providers);
+    configure(&mut state);
     let auth = Authenticator::load(AuthSettings {
         issuer: DEMO_ISSUER.into(),
         audience: DEMO_AUDIENCE.into(),
