@@ -381,14 +381,17 @@ impl Kek {
 /// The KEK and the sealing cache of one store.
 pub(crate) struct Keyring {
     kek: Kek,
+    /// Whether the KEK was configured (`with_data_keys`), not the process's ephemeral one.
+    configured: bool,
     rng: SystemRandom,
     sealing: Mutex<HashMap<String, (Arc<DataKey>, Instant)>>,
 }
 
 impl Keyring {
-    pub(crate) fn new(kek: Kek) -> Keyring {
+    pub(crate) fn new(kek: Kek, configured: bool) -> Keyring {
         Keyring {
             kek,
+            configured,
             rng: SystemRandom::new(),
             sealing: Mutex::new(HashMap::new()),
         }
@@ -470,8 +473,37 @@ impl Store {
     /// Uses `kek` for the subject keys this store creates and opens. A store opened
     /// without one uses [`Kek::ephemeral`].
     pub fn with_data_keys(mut self, kek: Kek) -> Store {
-        self.keyring = Arc::new(Keyring::new(kek));
+        self.keyring = Arc::new(Keyring::new(kek, true));
         self
+    }
+
+    /// Whether this store was given the key-encryption keys (else it can tell an erased
+    /// field from a live one, but open neither).
+    pub fn has_data_keys(&self) -> bool {
+        self.keyring.configured
+    }
+
+    /// For each payload: whether a sealed field in it has a key that still exists but does
+    /// not open it (an altered ciphertext or key row, or a KEK not configured here).
+    pub async fn unopened_payloads<'a>(
+        &self,
+        payloads: impl Iterator<Item = &'a Value>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let per_event: Vec<Vec<Envelope>> = payloads.map(envelopes).collect();
+        let mut kids: Vec<String> = per_event.iter().flatten().map(|e| e.kid.clone()).collect();
+        kids.sort();
+        kids.dedup();
+        let keys = self.data_keys(&kids).await?;
+        Ok(per_event
+            .iter()
+            .map(|found| {
+                found.iter().any(|envelope| match keys.get(&envelope.kid) {
+                    None => false, // erased
+                    Some(Ok(key)) => key.open(envelope).is_err(),
+                    Some(Err(_)) => true,
+                })
+            })
+            .collect())
     }
 
     /// The data key of `subject` for sealing, created on first use.

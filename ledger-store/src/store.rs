@@ -179,6 +179,7 @@ impl Store {
             direct,
             keyring: Arc::new(crate::personal::Keyring::new(
                 crate::personal::Kek::ephemeral(),
+                false,
             )),
         })
     }

@@ -18,6 +18,8 @@ pub enum Invariant {
     TerminalNeverApproved,
     /// 7: events are never changed; each stream's hash chain verifies.
     ChainVerifies,
+    /// 13: personal data is stored only sealed, and opens with its key until erased.
+    PersonalDataSealed,
 }
 
 impl Invariant {
@@ -28,6 +30,7 @@ impl Invariant {
             Invariant::AppliedOnce => 3,
             Invariant::TerminalNeverApproved => 4,
             Invariant::ChainVerifies => 7,
+            Invariant::PersonalDataSealed => 13,
         }
     }
 }

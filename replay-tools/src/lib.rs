@@ -1,6 +1,6 @@
 //! `ledger-replay` as a library: the auditors' and developers' commands over the ledger,
 //! one module per command — [`export`] (JSON lines), [`verify`] (hash chains and
-//! invariants 1, 3, 4, 7), [`state`] (a stream folded to a point of its history),
+//! invariants 1, 3, 4, 7, 13), [`state`] (a stream folded to a point of its history),
 //! [`import`] (an export into an empty ledger, every hash verified first) and
 //! [`projection`] (`rebuild` and `diff`, which wait for the projection engine). [`cli`]
 //! holds the command line and runs a command; the binary only parses arguments and maps

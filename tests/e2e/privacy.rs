@@ -433,3 +433,69 @@ async fn an_altered_ciphertext_reads_as_unreadable_and_the_chain_names_it() {
     );
     app.stop().await;
 }
+
+/// `ledger-replay verify` checks invariant 13 itself: with the key-encryption keys, a key
+/// row that no longer opens its data is a breach even though every chain holds; without
+/// them it cannot tell and says nothing; and a payment provider's payload written in clear
+/// by this version is a breach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_personal_data_that_does_not_open_or_is_in_clear() {
+    let Paid {
+        app,
+        db,
+        mp: _mp,
+        pix: _pix,
+        ..
+    } = paid_by_mercadopago_and_pix().await;
+    let with_keys = db
+        .store()
+        .with_data_keys(ledger_store::personal::Kek::ephemeral());
+    verified_clean(&with_keys).await;
+    let client = db.client().await;
+    client
+        .execute(
+            "UPDATE subject_keys SET wrapped = set_byte(wrapped, 20, get_byte(wrapped, 20) # 1)
+              WHERE subject = $1",
+            &[&SUB],
+        )
+        .await
+        .unwrap();
+    let report = verify(&with_keys, &Output::new(true, false).bar(0, "verify"))
+        .await
+        .unwrap();
+    let breach = report.breach.expect("a key that does not open is a breach");
+    assert_eq!(breach.invariant.number(), 13, "{breach:?}");
+    // An auditor without the keys sees the chains whole and cannot open anything anyway.
+    verified_clean(&db.store()).await;
+
+    // A provider payload in clear, written as version 2: a breach whatever the keys.
+    let fresh = fresh_db().await;
+    let stream = ledger_core::provider_log::log_stream("stripe", "evt_clear").unwrap();
+    let payload = json!({"provider": "stripe", "event_id": "evt_clear", "event_type": "charge.succeeded",
+                         "source": "webhook", "outcome": "ignored",
+                         "payload": {"billing_details": {"email": EMAIL}}});
+    fresh
+        .store()
+        .append(ledger_store::AppendBatch {
+            streams: vec![ledger_store::StreamAppend::new(
+                stream,
+                vec![ledger_store::NewEvent {
+                    event_id: ledger_core::EventId::from_uuid(uuid::Uuid::now_v7()).unwrap(),
+                    event_type: "ProviderEventReceived".into(),
+                    schema_version: 2,
+                    payload,
+                    metadata: json!({}),
+                }],
+            )],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let report = verify(&fresh.store(), &Output::new(true, false).bar(0, "verify"))
+        .await
+        .unwrap();
+    let breach = report.breach.expect("a clear payload is a breach");
+    assert_eq!(breach.invariant.number(), 13);
+    assert!(breach.detail.contains("in clear"), "{breach:?}");
+    app.stop().await;
+}

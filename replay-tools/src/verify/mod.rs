@@ -6,6 +6,7 @@
 //! when it started was reached through a stream. It stops at the first breach.
 
 mod folds;
+mod personal;
 mod report;
 mod stream;
 

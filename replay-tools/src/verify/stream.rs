@@ -7,6 +7,7 @@ use ledger_core::{Hash, StreamId};
 use ledger_store::{Store, StreamHead};
 
 use super::folds::Fold;
+use super::personal;
 use crate::chain::ChainCursor;
 use crate::finding::{Finding, Invariant};
 use crate::ReplayError;
@@ -44,13 +45,21 @@ impl Walk<'_> {
             let page = store
                 .read_stream(self.stream_id, from, STREAM_PAGE_EVENTS)
                 .await?;
-            for event in &page {
+            let unopened = if store.has_data_keys() {
+                store
+                    .unopened_payloads(page.iter().map(|e| &e.payload))
+                    .await?
+            } else {
+                vec![false; page.len()]
+            };
+            for (event, unopened) in page.iter().zip(unopened) {
                 read += 1;
                 self.report.events += 1;
                 bar.inc(1);
                 let step = self
                     .chain
                     .push(self.stream_id, event)
+                    .and_then(|()| personal::check(event, unopened))
                     .and_then(|()| self.fold.push(event));
                 match step {
                     Ok(flag) => self.report.flags.extend(flag),
