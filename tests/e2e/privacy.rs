@@ -499,3 +499,44 @@ async fn verify_names_personal_data_that_does_not_open_or_is_in_clear() {
     assert!(breach.detail.contains("in clear"), "{breach:?}");
     app.stop().await;
 }
+
+/// A delivery the ledger does not use is sealed too: under its booking's customer when the
+/// payload names one (a Stripe charge carries the intent's metadata), else under a key of
+/// its own, erasable as `payer:<provider>:<event id>`.
+#[tokio::test]
+async fn unused_deliveries_are_sealed_under_their_customer_or_a_key_of_their_own() {
+    use crate::webhook_support::{held_booking, post_stripe, provider_log, stripe_event};
+    let app = ledger_tests::app::spawn_app(fresh_db().await.store()).await;
+    let id = held_booking(&app, "u1", 5).await; // placed by cust-1
+    let charge = json!({"id": "ch_1", "object": "charge", "metadata": {"booking_id": id},
+                        "billing_details": {"email": EMAIL, "name": PIX_NAME}});
+    let (status, body) =
+        post_stripe(&app, &stripe_event("evt_named", "charge.succeeded", charge)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ignored")));
+    let stray = json!({"id": "ch_2", "object": "charge", "billing_details": {"email": EMAIL}});
+    post_stripe(&app, &stripe_event("evt_stray", "charge.succeeded", stray)).await;
+    let log = provider_log(&app, "stripe").await;
+    assert_eq!(log.len(), 2);
+    for e in &log {
+        assert!(
+            ledger_core::personal::Sealed::of(&e.payload["payload"]).is_some(),
+            "{}",
+            e.payload
+        );
+        assert_none_in("a provider log event", &e.payload.to_string());
+    }
+    // The stray one is its own subject; the named one is the customer's.
+    let (status, erased, _) = erase(&app, "payer:stripe:evt_stray", "e-stray").await;
+    assert_eq!(
+        (status, erased["events"].as_i64()),
+        (200, Some(1)),
+        "{erased}"
+    );
+    let (status, erased, _) = erase(&app, "cust-1", "e-cust").await;
+    assert_eq!(
+        (status, erased["events"].as_i64()),
+        (200, Some(1)),
+        "{erased}"
+    );
+    app.stop().await;
+}

@@ -41,6 +41,7 @@ fn delivery(provider: &'static str, report: &PaymentReport, payload: Value) -> D
         source: "reconciliation",
         booking_id: None,
         subject: None,
+        booking_hint: None,
     }
 }
 

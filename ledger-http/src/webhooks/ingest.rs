@@ -29,6 +29,9 @@ pub struct Delivery {
     /// A payment provider's payload without one is sealed under a key of its own
     /// ([`unlinked_subject`]); the panel's payloads (catalog changes) hold no personal data.
     pub subject: Option<String>,
+    /// The booking the payload names when it reports nothing the ledger uses (a Stripe
+    /// event of another type with the intent's metadata): its customer is the subject.
+    pub booking_hint: Option<ledger_core::BookingId>,
 }
 
 /// The subject of a payer no booking names: one key per delivery, erasable by this name.

@@ -89,6 +89,7 @@ pub async fn receive(
         source: "webhook",
         booking_id: None,
         subject: None,
+        booking_hint: None,
     };
     if kind != "payment" || data_id.is_empty() {
         return Ok(ingest_payment(&state, delivery, None).await?.response());
@@ -108,6 +109,10 @@ pub async fn receive(
         .as_ref()
         .and_then(|(_, p)| report(p, &event_id, PaymentSource::Webhook));
     if let Some((raw, _)) = fetched {
+        delivery.booking_hint = raw
+            .get("external_reference")
+            .and_then(Value::as_str)
+            .and_then(|b| ledger_core::BookingId::parse(b).ok());
         delivery.payload["payment"] = raw;
     }
     Ok(ingest_payment(&state, delivery, target).await?.response())

@@ -120,6 +120,7 @@ pub async fn receive(
         source: "webhook",
         booking_id: None,
         subject: None,
+        booking_hint: None,
     };
     if !KNOWN_TYPES.contains(&kind.as_str()) {
         return Ok(ingest::<ChangeSlot>(&state, delivery, None)

@@ -11,21 +11,29 @@ use crate::commands::bookings::{find_booking, streams_of};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-/// Records `delivery`; when it names a placed booking, applies `report` to it.
+/// Records `delivery`; when it names a placed booking, applies `report` to it. The
+/// payload is sealed with the key of the booking's customer — the booking of the report,
+/// or the one the delivery names although it reports nothing we use (`booking_hint`).
 pub async fn ingest_payment(
     state: &AppState,
     mut delivery: Delivery,
     target: Option<(BookingId, PaymentReport)>,
 ) -> Result<Ingested, ApiError> {
-    let Some((booking_id, report)) = target else {
-        return ingest::<PayBooking>(state, delivery, None).await;
+    let named = target.as_ref().map(|(id, _)| *id).or(delivery.booking_hint);
+    // The booking's items decide what to lock; they never change once placed (nor does
+    // its customer).
+    let before = match named {
+        Some(id) => find_booking(state, &id).await?,
+        None => None,
     };
-    // The booking's items decide what to lock; they never change once placed.
-    let Some(before) = find_booking(state, &booking_id).await? else {
+    delivery.subject = before
+        .as_ref()
+        .and_then(|b| b.placed.as_ref())
+        .map(|p| p.customer.clone());
+    let (Some((booking_id, report)), Some(before)) = (target, before) else {
         return ingest::<PayBooking>(state, delivery, None).await;
     };
     delivery.booking_id = Some(booking_id.to_string());
-    delivery.subject = before.placed.as_ref().map(|p| p.customer.clone());
     let change = PayBooking {
         streams: streams_of(booking_id, &before)?,
         report,

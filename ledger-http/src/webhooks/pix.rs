@@ -62,6 +62,7 @@ pub fn deliveries(
         },
         booking_id: None,
         subject: None,
+        booking_hint: booking,
     };
     let amount = entry.get("valor").and_then(Value::as_str).and_then(brl);
     let mut out = vec![(

@@ -85,6 +85,11 @@ pub async fn receive(
     let target = payload
         .pointer("/data/object")
         .and_then(|o| report(&event_id, &event_type, o));
+    // Charges and intents carry the intent's metadata whatever the event type.
+    let booking_hint = payload
+        .pointer("/data/object/metadata/booking_id")
+        .and_then(Value::as_str)
+        .and_then(|b| BookingId::parse(b).ok());
     let delivery = Delivery {
         provider: "stripe",
         event_id,
@@ -93,6 +98,7 @@ pub async fn receive(
         source: "webhook",
         booking_id: None,
         subject: None,
+        booking_hint,
     };
     Ok(ingest_payment(&state, delivery, target).await?.response())
 }
