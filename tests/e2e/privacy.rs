@@ -333,6 +333,23 @@ async fn an_erased_customer_leaves_no_readable_personal_datum_and_every_chain_ve
     );
     assert_eq!(erasure[0]["payload"]["subject"], SUB);
 
+    // The live feed (SSE) says the same, message by message.
+    let total = feed["events"].as_array().unwrap().len();
+    let mut live = app.get("/v1/events/live", Some(&auditor())).await;
+    let (mut text, mut messages) = (String::new(), 0);
+    while messages < total {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), live.chunk())
+            .await
+            .expect("in time")
+            .unwrap()
+            .expect("open");
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        messages = text.matches("event: ledger\n").count();
+    }
+    drop(live);
+    assert_none_in("the live feed", &text);
+    assert_eq!(text.matches("\"erased\":true").count(), 4);
+
     let exported = export_text(&store).await;
     assert_none_in("the export", &exported);
     assert_eq!(exported.matches("\"erased\":true").count(), 4);
