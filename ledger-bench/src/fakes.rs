@@ -155,13 +155,16 @@ pub struct PanelRequest {
 }
 
 /// The activity panel's inbound endpoint (`POST /hooks`): checks our Standard Webhooks
-/// signature with `secret`, answers 500 to the first `fail_first` requests, then 200.
+/// signature with `secret`, answers 500 to the first `fail_first` requests (and to the
+/// first requests of a message type for a booking, `fail_message`), then 200.
 #[derive(Clone, Default)]
 pub struct FakePanel {
     pub url: String,
     requests: Arc<Mutex<Vec<PanelRequest>>>,
     fail_first: Arc<Mutex<u32>>,
     always_fail: Arc<Mutex<bool>>,
+    /// (booking id, message type) → failures left.
+    fail_messages: Arc<Mutex<std::collections::HashMap<(String, String), u32>>>,
 }
 
 impl FakePanel {
@@ -175,6 +178,15 @@ impl FakePanel {
 
     pub fn always_fail(&self, on: bool) {
         *self.always_fail.lock().unwrap() = on;
+    }
+
+    /// Answers 500 to the next `n` requests carrying `kind` (`booking.confirmed`, …) for
+    /// `booking_id`.
+    pub fn fail_message(&self, booking_id: &str, kind: &str, n: u32) {
+        self.fail_messages
+            .lock()
+            .unwrap()
+            .insert((booking_id.to_owned(), kind.to_owned()), n);
     }
 
     pub async fn start(secret: &str) -> FakePanel {
@@ -208,10 +220,20 @@ impl FakePanel {
                             now,
                         )
                         .is_ok();
+                        let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        let message = (
+                            parsed["booking_id"].as_str().unwrap_or_default().to_owned(),
+                            parsed["type"].as_str().unwrap_or_default().to_owned(),
+                        );
                         let answered = {
                             let mut first = f.fail_first.lock().unwrap();
+                            let mut messages = f.fail_messages.lock().unwrap();
+                            let left = messages.get_mut(&message).filter(|n| **n > 0);
                             if *f.always_fail.lock().unwrap() || *first > 0 {
                                 *first = first.saturating_sub(1);
+                                500
+                            } else if let Some(n) = left {
+                                *n -= 1;
                                 500
                             } else {
                                 200
@@ -220,7 +242,7 @@ impl FakePanel {
                         f.requests.lock().unwrap().push(PanelRequest {
                             webhook_id: h("webhook-id").unwrap_or_default(),
                             signature_valid: valid,
-                            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                            body: parsed,
                             answered,
                         });
                         HttpResponse::build(

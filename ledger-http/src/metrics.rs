@@ -19,6 +19,10 @@ pub struct Metrics {
     /// Bookings on the automatic reconciliation's schedule: `scheduled`, and `due` now
     /// (set at scrape time).
     pub reconciliation: IntGaugeVec,
+    /// Outbox rows by state: `pending`, `dead` (set at scrape time).
+    pub outbox: IntGaugeVec,
+    /// Age of the oldest pending outbox row, seconds (0 when none; set at scrape time).
+    pub outbox_oldest: prometheus::Gauge,
 }
 
 impl Metrics {
@@ -65,8 +69,23 @@ impl Metrics {
             &["state"],
         )
         .expect("valid metric");
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "ledger_outbox_messages",
+                "Outbox messages to the panel by state (pending, dead)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let outbox_oldest = prometheus::Gauge::new(
+            "ledger_outbox_oldest_pending_seconds",
+            "Age of the oldest pending outbox message (0 when none)",
+        )
+        .expect("valid metric");
         for m in [
             Box::new(projection_lag.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(outbox.clone()),
+            Box::new(outbox_oldest.clone()),
             Box::new(reconciliation.clone()),
             Box::new(crate::reconciler::RECONCILIATIONS.clone()),
             Box::new(crate::retention::PRUNED.clone()),
@@ -83,6 +102,8 @@ impl Metrics {
             bookings,
             projection_lag,
             reconciliation,
+            outbox,
+            outbox_oldest,
         }
     }
 

@@ -66,6 +66,7 @@ impl Modify for BearerAuth {
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
+        routes::admin::requeue,
         commands::subjects::erase,
         problems::describe,
         routes::admin::projections,

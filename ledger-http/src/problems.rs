@@ -14,6 +14,7 @@ use crate::error::ApiError;
 /// Every code, with its description. A code used anywhere in the service is listed here
 /// (a test scans the sources).
 pub const PROBLEMS: &[(&str, &str)] = &[
+    ("already_delivered", "The panel acknowledged this outbox message; it is not sent again."),
     ("activity_not_found", "No activity has this id, or it has no slots in the range."),
     ("booking_not_found", "No booking has this id, or it is not yours to see."),
     ("coupon_conflict", "A coupon with this code exists with other terms."),
@@ -49,6 +50,7 @@ pub const PROBLEMS: &[(&str, &str)] = &[
     ("not_owner", "The booking is another customer's."),
     ("not_payable", "Only a held or partially paid booking can be paid."),
     ("not_ready", "The service is not ready: `detail` names the failing check."),
+    ("outbox_item_not_found", "No outbox row has this id (the ledger event id of the message)."),
     ("payload_too_large", "The body is over 64 KiB."),
     ("price_changed", "The total differs from `expected_total`; `total` is the server's."),
     ("projection_not_found", "No read model has this name."),

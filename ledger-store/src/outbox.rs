@@ -162,6 +162,27 @@ impl Store {
         Ok(())
     }
 
+    /// Sends a dead row again: back to pending, due `now`. Returns its state before
+    /// (`None`: no such row); only a `dead` one changed.
+    pub async fn requeue_outbox(
+        &self,
+        event_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(sql::OUTBOX_REQUEUE, &[&event_id, &now])
+            .await?;
+        row.map(|r| r.try_get(0)).transpose().map_err(Into::into)
+    }
+
+    /// Pending rows, dead rows, and the oldest pending row's age in seconds.
+    pub async fn outbox_stats(&self) -> Result<(i64, i64, f64), StoreError> {
+        let client = self.client().await?;
+        let row = client.query_one(sql::OUTBOX_STATS, &[]).await?;
+        Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+    }
+
     /// Rows in `state`, oldest first.
     pub async fn outbox_rows(&self, state: &str, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let client = self.client().await?;

@@ -230,10 +230,13 @@ pub const OUTBOX_CONFIRMED: &str = "\
 SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')";
 
 /// A feeder page's rows, all due at `$5`.
+/// In the order given (feed order): `seq` is assigned row by row.
 pub const OUTBOX_ENQUEUE: &str = "\
 INSERT INTO outbox (event_id, booking_id, kind, payload, next_attempt_at)
 SELECT e.id, e.booking, e.kind, e.payload, $5
-FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[]) AS e(id, booking, kind, payload)
+FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[])
+     WITH ORDINALITY AS e(id, booking, kind, payload, n)
+ORDER BY e.n
 ON CONFLICT (event_id) DO NOTHING";
 
 pub const UPSERT_CHECKPOINT: &str = "\
@@ -249,12 +252,34 @@ UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 500), next_atte
 state = CASE WHEN attempts + 1 >= $4 THEN 'dead' ELSE 'pending' END
 WHERE event_id = $1 AND state = 'pending'";
 
-/// Claims due pending rows for a lease: their next attempt moves to `$2`.
+/// Claims due pending rows for a lease: their next attempt moves to `$2`. A row waits
+/// while an earlier row of its booking is pending (being delivered or retried).
 pub const OUTBOX_CLAIM: &str = "\
 UPDATE outbox SET next_attempt_at = $2 WHERE event_id IN (
-  SELECT event_id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $1
-  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+  SELECT o.event_id FROM outbox o
+  WHERE o.state = 'pending' AND o.next_attempt_at <= $1
+    AND NOT EXISTS (SELECT 1 FROM outbox earlier
+                    WHERE earlier.booking_id = o.booking_id AND earlier.state = 'pending'
+                      AND earlier.seq < o.seq)
+  ORDER BY o.next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
 RETURNING event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error";
+
+/// A dead row back to pending, due at `$2`, with a fresh attempt budget. Returns the
+/// row's state before (none: no such row).
+pub const OUTBOX_REQUEUE: &str = "\
+WITH found AS (SELECT event_id, state FROM outbox WHERE event_id = $1),
+     requeued AS (
+       UPDATE outbox SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = $2
+       WHERE event_id = $1 AND state = 'dead' RETURNING event_id)
+SELECT state FROM found";
+
+/// Pending and dead rows, and the age in seconds of the oldest pending one (0 if none);
+/// ages by the database's clock, which stamped `created_at`.
+pub const OUTBOX_STATS: &str = "\
+SELECT count(*) FILTER (WHERE state = 'pending'),
+       count(*) FILTER (WHERE state = 'dead'),
+       COALESCE(extract(epoch FROM now() - min(created_at) FILTER (WHERE state = 'pending')), 0)::float8
+FROM outbox WHERE state IN ('pending', 'dead')";
 
 pub const OUTBOX_BY_STATE: &str = "\
 SELECT event_id, booking_id, kind, payload, state, attempts, next_attempt_at, last_error

@@ -16,6 +16,7 @@ mod feed;
 mod health;
 mod limits;
 mod logs;
+mod outbox;
 mod privacy;
 mod projections;
 mod replay_cli;

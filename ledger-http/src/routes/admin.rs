@@ -1,6 +1,7 @@
 //! `GET /v1/admin/outbox?state=pending|delivered|dead` (admin or operator): the outbox to
 //! the panel, oldest first — dead letters are where operations look. Its `as_of` is the
 //! feeder's checkpoint: every booking event up to it has been enqueued.
+//! `POST /v1/admin/outbox/{id}/requeue` (admin): a dead letter is sent again.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -97,4 +98,41 @@ pub async fn rebuild(
     });
     Ok(HttpResponse::Accepted()
         .json(json!({"name": model.name(), "generation": generation, "state": "rebuilding"})))
+}
+
+/// Sends a dead letter again (admin): 202 with the row pending, due now, with a fresh
+/// attempt budget. A row already pending answers 202 unchanged (one delivery either way);
+/// a delivered one is 409 `already_delivered`; an unknown id 404.
+#[utoipa::path(post, path = "/v1/admin/outbox/{event_id}/requeue", security(("bearer" = [])),
+    params(("event_id" = String, Path, description = "the outbox row's id: the ledger event id (its webhook-id)")),
+    responses((status = 202, description = "{\"event_id\", \"state\": \"pending\"}"),
+              (status = 404, description = "outbox_item_not_found", body = crate::openapi::ProblemDoc),
+              (status = 409, description = "already_delivered", body = crate::openapi::ProblemDoc)))]
+pub async fn requeue(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Admin])?;
+    let not_found = || ApiError::not_found("outbox_item_not_found", "no outbox row has this id");
+    let event_id = uuid::Uuid::parse_str(&path).map_err(|_| not_found())?;
+    let before = state
+        .store
+        .requeue_outbox(event_id, state.clock.now())
+        .await?
+        .ok_or_else(not_found)?;
+    match before.as_str() {
+        "dead" | "pending" => {
+            if before == "dead" {
+                tracing::info!(%event_id, "dead letter requeued");
+            }
+            Ok(HttpResponse::Accepted()
+                .json(json!({"event_id": event_id.to_string(), "state": "pending"})))
+        }
+        _ => Err(ApiError::conflict(
+            "already_delivered",
+            "Already delivered",
+            "the panel acknowledged this message; it is not sent again",
+        )),
+    }
 }

@@ -37,6 +37,11 @@ pub async fn render(
         gauge("scheduled", scheduled);
         gauge("due", due);
     }
+    if let Ok((pending, dead, oldest)) = state.store.outbox_stats().await {
+        metrics.outbox.with_label_values(&["pending"]).set(pending);
+        metrics.outbox.with_label_values(&["dead"]).set(dead);
+        metrics.outbox_oldest.set(oldest);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())

@@ -106,6 +106,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(resource("/v1/admin/outbox").route(web::get().to(admin::outbox)))
         .service(
+            resource("/v1/admin/outbox/{event_id}/requeue").route(web::post().to(admin::requeue)),
+        )
+        .service(
             resource("/v1/admin/subjects/{sub}/erase")
                 .route(web::post().to(commands::subjects::erase)),
         )
