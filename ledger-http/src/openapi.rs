@@ -67,6 +67,7 @@ impl Modify for BearerAuth {
         routes::coupons::list,
         routes::admin::outbox,
         routes::admin::requeue,
+        routes::operations::manifest,
         commands::subjects::erase,
         problems::describe,
         routes::admin::projections,

@@ -742,6 +742,39 @@ impl Engine {
         Ok(rows.iter().map(EntryRow::read).collect::<Result<_, _>>()?)
     }
 
+    /// One stream's side-table entries (a slot's holds and confirmations), by booking.
+    pub async fn entries_of(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        stream_id: &str,
+    ) -> Result<Vec<EntryRow>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(&sql::entries_of(&model.table(generation)), &[&stream_id])
+            .await?;
+        Ok(rows.iter().map(EntryRow::read).collect::<Result<_, _>>()?)
+    }
+
+    /// The folded states of `streams` (those that have one), in the order given.
+    pub async fn states_of(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        streams: &[String],
+    ) -> Result<Vec<(String, Value)>, ProjectionError> {
+        if streams.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.store.client().await?;
+        let rows = client
+            .query(&sql::select_states(&model.table(generation)), &[&streams])
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(2)?)))
+            .collect()
+    }
+
     /// Every side-table entry of a generation, by stream and booking (for checks and diffs).
     pub async fn entries(
         &self,

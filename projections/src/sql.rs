@@ -65,6 +65,11 @@ pub fn lapsed_entries(table: &str) -> String {
     )
 }
 
+/// One stream's entries, by booking.
+pub fn entries_of(table: &str) -> String {
+    format!("SELECT {ENTRY_COLUMNS} FROM {table}_entries WHERE stream_id = $1 ORDER BY booking_id")
+}
+
 pub fn all_entries(table: &str) -> String {
     format!("SELECT {ENTRY_COLUMNS} FROM {table}_entries ORDER BY stream_id, booking_id")
 }

@@ -65,6 +65,10 @@ pub async fn get(
         .paid()
         .unwrap_or_else(|| ledger_core::Money::zero(placed.total.currency()));
     view["paid"] = money(&paid);
+    let refunded = booking
+        .refunded()
+        .unwrap_or_else(|| ledger_core::Money::zero(placed.total.currency()));
+    view["refunded"] = money(&refunded);
     let payments: Vec<serde_json::Value> = booking
         .payments()
         .map(|p| {

@@ -17,6 +17,7 @@ pub mod bookings;
 pub mod coupons;
 pub mod health;
 pub mod metrics;
+pub mod operations;
 pub mod read_model;
 
 async fn not_found(req: HttpRequest) -> HttpResponse {
@@ -64,6 +65,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/activities/{activity_id}/availability")
                 .route(web::get().to(availability::activity)),
+        )
+        .service(
+            resource("/v1/slots/{slot_id}/manifest").route(web::get().to(operations::manifest)),
         )
         .service(resource("/v1/bookings").route(web::post().to(commands::bookings::place)))
         .service(resource("/v1/bookings/{booking_id}").route(web::get().to(bookings::get)))

@@ -221,6 +221,12 @@ impl BookingState {
         self.settlement().map(|settlement| settlement.net)
     }
 
+    /// What went back of the counted money (refunds, chargebacks), in the total's
+    /// currency. `None` when the booking does not exist.
+    pub fn refunded(&self) -> Option<Money> {
+        self.settlement().map(|settlement| settlement.reversed)
+    }
+
     /// The payments, by provider then payment id.
     pub fn payments(&self) -> impl Iterator<Item = &PaymentRecord> + '_ {
         self.payments.values()
