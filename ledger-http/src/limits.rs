@@ -27,11 +27,14 @@ use governor::{Quota, RateLimiter};
 
 use crate::error::ApiError;
 
-/// Requests a second one client address may make to the public reads, by default.
-pub const DEFAULT_PUBLIC_PER_SECOND: u32 = 20;
-/// Webhook deliveries a second one address may make, by default: a provider delivers in
-/// bursts from a few addresses, and a refused delivery is retried by the provider later.
-pub const DEFAULT_WEBHOOKS_PER_SECOND: u32 = 200;
+/// Requests a second one client address may make to the public reads, by default: a
+/// storefront's server that reads availability for its visitors comes from one address,
+/// so the bound stops a flood, not a busy shop (raise it, or name the proxy, for more).
+pub const DEFAULT_PUBLIC_PER_SECOND: u32 = 100;
+/// Webhook deliveries a second one address may make, by default: twice the 500 a second
+/// the ledger is built to take (BENCHMARKS.md), from a provider that may send them all from
+/// one address; a refused delivery is retried by the provider later.
+pub const DEFAULT_WEBHOOKS_PER_SECOND: u32 = 1_000;
 /// A client may spend this many seconds' worth of requests at once (the burst).
 pub const BURST_SECONDS: u32 = 5;
 /// The largest rate either limit may be configured to.
