@@ -161,7 +161,8 @@ pub async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let refusal = if req.uri().to_string().len() > MAX_URL_BYTES {
+    let url_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let refusal = if url_bytes > MAX_URL_BYTES {
         Some((
             ApiError::new(
                 StatusCode::URI_TOO_LONG,

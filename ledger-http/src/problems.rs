@@ -153,17 +153,7 @@ mod tests {
             .unwrap_or_default()
             .to_owned();
         let mut texts = vec![code_fn];
-        let mut stack = vec![root.join("src")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    texts.push(std::fs::read_to_string(&path).unwrap());
-                }
-            }
-        }
+        texts.extend(crate::rust_sources().into_iter().map(|(_, text)| text));
         let markers = [
             "bad_request(",
             "not_found(",

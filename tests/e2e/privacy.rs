@@ -6,11 +6,10 @@
 //! 404 for a subject the ledger holds nothing of; an altered ciphertext reads as unreadable
 //! without failing the request.
 
-use ledger_store::{Cursor, Store};
+use ledger_store::Store;
 use ledger_tests::app::{spawn_app_with, status_json, test_providers, token, TestApp};
 use ledger_tests::fakes::{FakeMercadoPago, FakePix};
 use ledger_tests::{fresh_db, TestDb};
-use replay_tools::export::{export, Format, Selection};
 use replay_tools::import::import;
 use replay_tools::state::{state, StatePoint};
 use replay_tools::verify::verify;
@@ -96,19 +95,7 @@ async fn whole_database(db: &TestDb) -> String {
 }
 
 async fn export_text(store: &Store) -> String {
-    let mut out = Vec::new();
-    let quiet = Output::new(true, false);
-    export(
-        store,
-        &Selection::All,
-        Cursor::START,
-        Format::JsonLines,
-        &mut out,
-        &quiet.bar(0, "export"),
-    )
-    .await
-    .expect("export");
-    String::from_utf8(out).unwrap()
+    String::from_utf8(crate::replay_cli::export_all(store).await).unwrap()
 }
 
 async fn verified_clean(store: &Store) {

@@ -28,7 +28,7 @@ fn quiet() -> Output {
     Output::new(true, false)
 }
 
-async fn export_all(store: &Store) -> Vec<u8> {
+pub(crate) async fn export_all(store: &Store) -> Vec<u8> {
     let mut out = Vec::new();
     let bar = quiet().bar(0, "export");
     export(

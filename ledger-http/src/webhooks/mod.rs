@@ -16,23 +16,14 @@ mod tests {
     /// (`webhooks/payments.rs`). Any other call site would be a second way to pay.
     #[test]
     fn only_verified_ingest_applies_payments() {
-        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let mut callers = Vec::new();
-        let mut stack = vec![src.clone()];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "rs") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    let pays = text.contains("apply_payment(") || text.contains("PayBooking {");
-                    if pays && !path.ends_with("webhooks/mod.rs") {
-                        callers.push(path.strip_prefix(&src).unwrap().display().to_string());
-                    }
-                }
-            }
-        }
+        let callers: Vec<String> = crate::rust_sources()
+            .into_iter()
+            .filter(|(path, text)| {
+                let pays = text.contains("apply_payment(") || text.contains("PayBooking {");
+                pays && path != "webhooks/mod.rs"
+            })
+            .map(|(path, _)| path)
+            .collect();
         assert_eq!(callers, vec!["webhooks/payments.rs"]);
     }
 }
