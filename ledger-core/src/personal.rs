@@ -102,6 +102,10 @@ pub fn replace_envelopes(value: &mut Value, open: &mut dyn FnMut(&Envelope) -> V
     }
 }
 
+/// The one delivering system whose payloads are not sealed: the activity panel sends
+/// catalog changes, which hold no personal data. Every payment provider's are sealed.
+pub const UNSEALED_PROVIDER: &str = "panel";
+
 /// The member of an event payload naming the data key that sealed its personal fields
 /// (indexed, so that an erasure can count the events that held a subject's data).
 pub const DATA_KEY_MEMBER: &str = "data_key";

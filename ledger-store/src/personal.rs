@@ -490,10 +490,7 @@ impl Store {
         payloads: impl Iterator<Item = &'a Value>,
     ) -> Result<Vec<bool>, StoreError> {
         let per_event: Vec<Vec<Envelope>> = payloads.map(envelopes).collect();
-        let mut kids: Vec<String> = per_event.iter().flatten().map(|e| e.kid.clone()).collect();
-        kids.sort();
-        kids.dedup();
-        let keys = self.data_keys(&kids).await?;
+        let keys = self.data_keys(&key_ids(per_event.iter().flatten())).await?;
         Ok(per_event
             .iter()
             .map(|found| {
@@ -590,10 +587,7 @@ impl Store {
         if found.is_empty() {
             return Ok(0);
         }
-        let mut kids: Vec<String> = found.iter().map(|e| e.kid.clone()).collect();
-        kids.sort();
-        kids.dedup();
-        let keys = self.data_keys(&kids).await?;
+        let keys = self.data_keys(&key_ids(found.iter())).await?;
         let mut unreadable = 0;
         replace_envelopes(value, &mut |envelope| match keys.get(&envelope.kid) {
             None => ledger_core::personal::erased_view(),
@@ -651,16 +645,13 @@ impl Store {
         &self,
         payloads: impl Iterator<Item = &'a Value>,
     ) -> Result<Vec<bool>, StoreError> {
-        let per_event: Vec<Vec<String>> = payloads
-            .map(|p| envelopes(p).into_iter().map(|env| env.kid).collect())
-            .collect();
-        let mut kids: Vec<String> = per_event.iter().flatten().cloned().collect();
-        kids.sort();
-        kids.dedup();
-        let gone = self.erased_keys(&kids).await?;
+        let per_event: Vec<Vec<Envelope>> = payloads.map(envelopes).collect();
+        let gone = self
+            .erased_keys(&key_ids(per_event.iter().flatten()))
+            .await?;
         Ok(per_event
             .iter()
-            .map(|kids| kids.iter().any(|k| gone.contains(k)))
+            .map(|found| found.iter().any(|e| gone.contains(&e.kid)))
             .collect())
     }
 
@@ -758,6 +749,14 @@ impl Store {
             cursor: committed.cursor,
         })
     }
+}
+
+/// The distinct key ids of `found`, sorted (one row read per key).
+fn key_ids<'a>(found: impl Iterator<Item = &'a Envelope>) -> Vec<String> {
+    let mut kids: Vec<String> = found.map(|e| e.kid.clone()).collect();
+    kids.sort();
+    kids.dedup();
+    kids
 }
 
 fn personal_failure(e: PersonalError) -> StoreError {

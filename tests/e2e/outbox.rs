@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ledger_http::outbox::{deliver_once, feed, OutboxSettings};
+use ledger_http::outbox::{deliver_once, OutboxSettings};
 use ledger_tests::app::{
     spawn_app_with, status_json, test_providers, token, TestApp, PANEL_OUTBOUND_SECRET,
 };
@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::api_support::operator;
 use crate::webhook_support::{held_booking, intent, post_stripe, stripe_event};
+use crate::webhooks_others::feed_until;
 
 async fn paid(app: &TestApp, slot: &str, n: u32) -> String {
     let id = held_booking(app, slot, 5).await;
@@ -30,21 +31,6 @@ async fn paid(app: &TestApp, slot: &str, n: u32) -> String {
     .await;
     assert_eq!((status, body["status"].as_str()), (200, Some("applied")));
     id
-}
-
-/// Feeds until `n` rows were enqueued (another test's open transaction may hold the feed
-/// back for a moment).
-async fn feed_until(app: &TestApp, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut enqueued = 0;
-    while enqueued < n {
-        assert!(std::time::Instant::now() < deadline, "feed held back");
-        let now = feed(&app.state).await.unwrap();
-        if now == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        enqueued += now;
-    }
 }
 
 fn settings() -> OutboxSettings {
@@ -83,7 +69,7 @@ async fn a_bookings_messages_reach_the_panel_in_ledger_order_without_holding_up_
     .await;
     assert_eq!(status, 200, "{body}");
     let b = paid(&app, "ord-b", 2).await;
-    feed_until(&app, 3).await;
+    assert_eq!(feed_until(&app, 3).await, 3);
     panel.fail_message(&a, "booking.confirmed", 3);
 
     for _ in 0..8 {
@@ -138,7 +124,7 @@ async fn a_requeued_dead_letter_is_delivered_once() {
     )
     .await;
     let id = paid(&app, "dl", 3).await;
-    feed_until(&app, 1).await;
+    assert_eq!(feed_until(&app, 1).await, 1);
     let bounded = OutboxSettings {
         max_attempts: 2,
         ..settings()

@@ -248,7 +248,7 @@ async fn paid_booking(app: &ledger_tests::app::TestApp) -> String {
 /// Runs the outbox feeder until it has enqueued `n` rows (or 20 s passed) and returns how
 /// many it enqueued. Another test's open transaction in the cluster holds the gap-free feed
 /// back for a moment, so one pass may see nothing yet.
-async fn feed_until(app: &TestApp, n: usize) -> usize {
+pub(crate) async fn feed_until(app: &TestApp, n: usize) -> usize {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut enqueued = 0;
     while enqueued < n && Instant::now() < deadline {

@@ -82,7 +82,7 @@ where
         log_stream(delivery.provider, &delivery.event_id).map_err(|_| ApiError::internal())?;
     let metadata = json!({"source": delivery.source, "provider": delivery.provider,
                           "provider_event_id": delivery.event_id});
-    let (payload, data_key) = if delivery.provider == "panel" {
+    let (payload, data_key) = if delivery.provider == ledger_core::personal::UNSEALED_PROVIDER {
         (delivery.payload, None)
     } else {
         let subject = delivery

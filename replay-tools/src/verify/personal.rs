@@ -4,14 +4,11 @@
 //! whose key still exists opens with it (an altered ciphertext or key row, or a wrong key
 //! file, is named here rather than shown as unreadable later).
 
-use ledger_core::personal::Sealed;
+use ledger_core::personal::{Sealed, UNSEALED_PROVIDER};
 use ledger_core::provider_log::{ProviderEventReceived, PROVIDER_EVENT_RECEIVED};
 use ledger_core::RecordedEvent;
 
 use crate::finding::{Finding, Invariant};
-
-/// The provider whose deliveries hold no personal data (catalog changes).
-const CATALOG_PROVIDER: &str = "panel";
 
 /// `Err` with the finding when `event` breaks invariant 13; `unopened` says a sealed field
 /// of it has a key that does not open it.
@@ -34,7 +31,7 @@ pub(super) fn check(event: &RecordedEvent, unopened: bool) -> Result<(), Finding
         let record = ProviderEventReceived::decode(event.schema_version, &event.payload)
             .ok_or_else(|| at("a provider delivery whose payload cannot be decoded"))?;
         let sealed = Sealed::of(&record.payload).is_some() && record.data_key.is_some();
-        if record.provider != CATALOG_PROVIDER && !sealed {
+        if record.provider != UNSEALED_PROVIDER && !sealed {
             return Err(at("a payment provider's payload is stored in clear"));
         }
     }
