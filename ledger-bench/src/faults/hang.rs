@@ -86,6 +86,24 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
         let a = answer(probe_api.http.get(probe_api.url("/health/ready"))).await;
         (a, sent.elapsed())
     });
+    // And a read sent one second into the hang, so a request is surely sent during it
+    // (the load's clients may all be waiting on requests sent before the pause): its 503
+    // must come within the bound, before the hang ends.
+    let probe_api = api.clone();
+    let probe_token = operator.clone();
+    let read_during = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let sent = Instant::now();
+        let path = format!("/v1/bookings/{}", uuid::Uuid::now_v7());
+        let a = answer(
+            probe_api
+                .http
+                .get(probe_api.url(&path))
+                .bearer_auth(&probe_token),
+        )
+        .await;
+        (sent, Instant::now(), a)
+    });
     tokio::time::sleep(hang_for).await;
     proxy.resume();
     let resumed_at = Instant::now();
@@ -97,7 +115,8 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
     let (ready, ready_took) = ready_during.await?;
     let (acked, paid) = load.finish().await?;
 
-    let log = log.lock().unwrap().clone();
+    let mut log = log.lock().unwrap().clone();
+    log.push(read_during.await?);
     let slowest = log
         .iter()
         .map(|(sent, at, _)| *at - *sent)
