@@ -22,11 +22,12 @@ pub mod slot;
 pub(crate) mod test_support;
 
 pub use booking::{
-    cancel_booking, expire_booking, BookingEvent, BookingItem, BookingState, BookingStatus,
+    cancel_booking, expire_booking, plan_refund, refund_idempotency_key, refundable, RefundPart,
+    RefundRefusal, BookingEvent, BookingItem, BookingState, BookingStatus,
     CancellerRole, PlacedBooking,
 };
 pub use commands::{
-    BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, PayBooking,
+    AcceptedRefund, RequestRefund, BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, PayBooking,
     ReadBooking, Receive, RequestPayment, RequestedObject, SlotChange,
 };
 pub use coupon::{

@@ -18,9 +18,11 @@ use crate::money::Money;
 use crate::personal::Sealed;
 
 mod decide;
+mod refund;
 mod state;
 
 pub use decide::{cancel_booking, expire_booking};
+pub use refund::{plan_refund, refund_idempotency_key, refundable, RefundPart, RefundRefusal};
 pub use state::BookingState;
 pub(crate) use state::Settlement;
 
@@ -208,10 +210,34 @@ pub enum BookingEvent {
         /// Why it was not applied.
         detail: String,
     },
-    /// Every counted payment went back (refunds and chargebacks); the seats were released.
+    /// Every counted payment went back (refunds and chargebacks); the seats were released
+    /// unless the refund asked to keep them.
     BookingRefunded {
         /// The amount that went back.
         refunded: Money,
+    },
+    /// An operator asked the providers to refund money of the booking (API.md `POST
+    /// /v1/bookings/{id}/refunds`, or a cancel of a paid booking), and each provider
+    /// accepted its part. A record of the request, never money: the booking's refunded
+    /// amount grows only by `PaymentRefunded`, from the provider's own report.
+    RefundRequested {
+        /// The refund's id (UUID v7), as answered to the operator.
+        refund_id: String,
+        /// Who asked (`sub`).
+        by: String,
+        /// The sum of the parts.
+        amount: Money,
+        /// One part per payment, newest payment first.
+        parts: Vec<RefundPart>,
+        /// A full refund keeps the seats (and the coupon claim) instead of releasing them.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_seats: bool,
+        /// The operator's reason, sealed with the customer's data key (it may name them).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<Sealed>,
+        /// The id of that key (with `reason`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        data_key: Option<String>,
     },
 }
 

@@ -27,6 +27,9 @@ use crate::money::Money;
 use crate::personal::Sealed;
 use crate::provider_log::{IngestOutcome, ProviderEventReceived};
 
+mod refund;
+pub use refund::{AcceptedRefund, RequestRefund};
+
 impl Decide for PlaceBooking {
     type Output = Result<Quote, Rejection>;
 
@@ -126,6 +129,9 @@ pub struct CancelBooking {
     pub by: String,
     /// Whether they act as an operator.
     pub operator: bool,
+    /// The full refund the providers accepted for a paid booking an operator cancels,
+    /// recorded after `BookingCancelled`.
+    pub refund: Option<AcceptedRefund>,
 }
 
 impl Decide for CancelBooking {
@@ -150,6 +156,9 @@ impl Decide for CancelBooking {
         }
         facts.extend(self.streams.release_coupon(world, ReleaseReason::Cancelled));
         facts.extend(cancelled.into_iter().map(|e| Fact::Booking(id, e)));
+        if let Some(event) = self.refund.as_ref().and_then(|r| r.event(booking)) {
+            facts.push(Fact::Booking(id, event));
+        }
         Decision {
             facts,
             output: Ok(()),

@@ -411,6 +411,7 @@ impl DomainEvent for BookingEvent {
         "AmountMismatchFlagged",
         "PaymentAnomalyRecorded",
         "BookingRefunded",
+        "RefundRequested",
     ];
     /// `BookingCancelled` v2: `"role"` instead of `"operator": bool` (see
     /// [`crate::domain::CancellerRole`]). `PaymentRequested` v2: may carry the sealed
@@ -437,6 +438,7 @@ impl DomainEvent for BookingEvent {
             BookingEvent::AmountMismatchFlagged { .. } => "AmountMismatchFlagged",
             BookingEvent::PaymentAnomalyRecorded { .. } => "PaymentAnomalyRecorded",
             BookingEvent::BookingRefunded { .. } => "BookingRefunded",
+            BookingEvent::RefundRequested { .. } => "RefundRequested",
         }
     }
 

@@ -295,6 +295,10 @@ pub struct PaymentRecord {
     /// Whether the provider ever approved it (stays true through refunds and chargebacks).
     #[serde(default)]
     pub approved: bool,
+    /// The cumulative amount operators asked the provider to refund (`RefundRequested`),
+    /// confirmed or not; absent until a refund is asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_requested: Option<Money>,
 }
 
 impl PaymentRecord {

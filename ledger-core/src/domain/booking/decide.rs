@@ -14,9 +14,9 @@ use crate::domain::rejection::Rejection;
 ///
 /// The caller releases the seats with [`crate::domain::release_hold`] on every slot
 /// (`HoldReleased`, or `SeatsReleased` for a paid booking's confirmed seats) and the coupon
-/// claim. Cancelling a paid booking returns no money by itself: the refund is an operations
-/// step at the provider, recorded when the provider reports it (the booking then reads
-/// `refunded`).
+/// claim. Cancelling a paid booking returns no money by itself: the operator's cancel asks
+/// the providers for a full refund first ([`crate::domain::CancelBooking::refund`]), and the
+/// money is back when the provider reports it (the booking then reads `refunded`).
 pub fn cancel_booking(
     state: &BookingState,
     by: &str,

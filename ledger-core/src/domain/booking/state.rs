@@ -32,6 +32,15 @@ pub struct BookingState {
     /// (and stay readable by a binary that predates the field).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<PaymentRequest>,
+    /// The keys of the payments the provider approved, oldest approval first: refunds take
+    /// the newest first. Left out while empty (older snapshots keep their bytes; payments
+    /// approved before it existed count as the oldest).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<String>,
+    /// A refund asked to keep the seats: a full refund then releases neither seats nor the
+    /// coupon claim. Left out while false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keep_seats: bool,
 }
 
 /// The counted money of a booking, in its total's currency.
@@ -111,6 +120,10 @@ impl BookingState {
                 record.status = PaymentStatus::Approved;
                 record.amount = *amount;
                 record.approved = true;
+                let key = payment_key(*provider, payment_id);
+                if !self.approvals.contains(&key) {
+                    self.approvals.push(key);
+                }
             }
             BookingEvent::PaymentRejected {
                 provider,
@@ -143,6 +156,18 @@ impl BookingState {
                 self.status = BookingStatus::RefundRequired;
             }
             BookingEvent::BookingRefunded { .. } => self.status = BookingStatus::Refunded,
+            BookingEvent::RefundRequested {
+                parts, keep_seats, ..
+            } => {
+                for part in parts {
+                    let record = self.record(part.provider, &part.payment_id, part.amount);
+                    let before = record.refund_requested.map_or(0, |m| m.minor());
+                    if part.through.minor() > before {
+                        record.refund_requested = Some(part.through);
+                    }
+                }
+                self.keep_seats |= *keep_seats;
+            }
         }
     }
 
@@ -162,6 +187,7 @@ impl BookingState {
                 amount,
                 refunded: Money::zero(amount.currency()),
                 approved: false,
+                refund_requested: None,
             })
     }
 

@@ -172,6 +172,7 @@ fn cancelling_releases_every_slot_and_the_claim_then_records_the_cancel() {
         streams: streams_of(&world, 1),
         by: "bea".into(),
         operator: false,
+        refund: None,
     };
     let refused = run(&mut world, &stranger);
     assert_eq!(refused.output, Err(Rejection::NotOwner));

@@ -40,8 +40,9 @@ use crate::money::Money;
 ///     `LatePaymentRequiresRefund` and the claim released; below (and not expired) →
 ///     `BookingPartiallyPaid`.
 ///   - paid: more money above the total → `AmountMismatchFlagged`; every counted payment
-///     gone back → `BookingRefunded`, `SeatsReleased { reason: refunded }`, claim released.
-///     A partial refund only records.
+///     gone back → `BookingRefunded`, `SeatsReleased { reason: refunded }`, claim released
+///     (both kept when a refund request asked to keep the seats). A partial refund only
+///     records.
 ///   - cancelled, refunded, refund required: more money → `LatePaymentRequiresRefund`; all
 ///     money gone back → `BookingRefunded` (the operations refund is done).
 ///
@@ -227,6 +228,10 @@ impl Settling<'_> {
         let Some(booking_id) = self.placed.booking_id else {
             return;
         };
+        if self.booking.keep_seats {
+            // The operator's refund kept the seats (and the coupon claim).
+            return;
+        }
         let reason = ReleaseReason::Refunded;
         let released = seats::release(booking_id, self.placed, self.slots, reason);
         merge(&mut decision.slot_events, released);

@@ -260,6 +260,7 @@ impl Ledger {
                         streams,
                         by: CUSTOMERS[*customer].into(),
                         operator: *operator,
+                        refund: None,
                     });
                 }
             }

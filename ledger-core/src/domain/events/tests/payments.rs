@@ -247,6 +247,26 @@ fn golden_booking_payment_outcomes() {
             refunded: pesos(8_100_000),
         },
     );
+    golden(
+        "RefundRequested",
+        r#"{"amount":{"amount_minor":450000,"currency":"ARS"},"by":"op-1","parts":[{"amount":{"amount_minor":450000,"currency":"ARS"},"idempotency_key":"k","payment_id":"pi_1","provider":"stripe","provider_refund_id":"re_1","through":{"amount_minor":450000,"currency":"ARS"}}],"refund_id":"0190f5d2-9a10-7c3e-8f00-0000000000a1"}"#,
+        BookingEvent::RefundRequested {
+            refund_id: "0190f5d2-9a10-7c3e-8f00-0000000000a1".into(),
+            by: "op-1".into(),
+            amount: pesos(450_000),
+            parts: vec![crate::domain::RefundPart {
+                provider: Provider::Stripe,
+                payment_id: "pi_1".into(),
+                amount: pesos(450_000),
+                through: pesos(450_000),
+                idempotency_key: "k".into(),
+                provider_refund_id: "re_1".into(),
+            }],
+            keep_seats: false,
+            reason: None,
+            data_key: None,
+        },
+    );
 }
 
 #[test]

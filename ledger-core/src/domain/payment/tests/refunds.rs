@@ -17,6 +17,30 @@ fn paid(coupon: bool) -> Fixture {
 }
 
 #[test]
+fn a_full_refund_asked_to_keep_the_seats_keeps_them_and_the_claim() {
+    let mut fixture = paid(true);
+    let total = fixture.total();
+    let available = fixture.slot("glaciar-0900").available();
+    fixture.booking.apply(&BookingEvent::RefundRequested {
+        refund_id: "r".into(),
+        by: "op".into(),
+        amount: total,
+        parts: Vec::new(),
+        keep_seats: true,
+        reason: None,
+        data_key: None,
+    });
+    let decision = fixture.pay(&refunded("1", total));
+    assert!(decision
+        .booking_events
+        .contains(&BookingEvent::BookingRefunded { refunded: total }));
+    assert!(decision.slot_events.is_empty(), "{:?}", decision.slot_events);
+    assert!(decision.coupon_events.is_empty());
+    assert_eq!(fixture.status(), Some(BookingStatus::Refunded));
+    assert_eq!(fixture.slot("glaciar-0900").available(), available);
+}
+
+#[test]
 fn a_full_refund_releases_the_seats_and_the_claim() {
     let mut fixture = paid(true);
     let total = fixture.total();
