@@ -25,6 +25,9 @@ pub struct FakeMercadoPago {
     pub preference_bodies: Arc<Mutex<Vec<Value>>>,
     /// The bodies exactly as received (numbers as sent, not re-printed floats).
     pub preference_raw: Arc<Mutex<Vec<String>>>,
+    /// Refunds by X-Idempotency-Key, and every refund request: (payment id, key, raw body).
+    refunds: Arc<Mutex<HashMap<String, Value>>>,
+    pub refund_requests: Arc<Mutex<Vec<(String, String, String)>>>,
 }
 
 impl FakeMercadoPago {
@@ -49,6 +52,53 @@ impl FakeMercadoPago {
         self.tokens.lock().unwrap().clone()
     }
 
+    /// Refunds actually made (one per distinct idempotency key).
+    pub fn refunds_created(&self) -> usize {
+        self.refunds.lock().unwrap().len()
+    }
+
+    /// `POST /v1/payments/{id}/refunds`: refunds `amount` (decimal; all that is left when
+    /// absent) of the payment, the same key answering the same refund; the payment shows it
+    /// (`transaction_amount_refunded`; `refunded` once all of it went back).
+    fn refund(&self, payment_id: &str, req: &HttpRequest, raw: &[u8]) -> HttpResponse {
+        let key = req
+            .headers()
+            .get("x-idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let text = String::from_utf8_lossy(raw).into_owned();
+        self.refund_requests
+            .lock()
+            .unwrap()
+            .push((payment_id.to_owned(), key.clone(), text));
+        let mut refunds = self.refunds.lock().unwrap();
+        if let Some(done) = refunds.get(&key) {
+            return HttpResponse::Created().json(done);
+        }
+        let mut payments = self.payments.lock().unwrap();
+        let Some(payment) = payments.get_mut(payment_id) else {
+            return HttpResponse::NotFound().json(serde_json::json!({"message": "not found"}));
+        };
+        let cents = |v: &Value| v.as_f64().map(|f| (f * 100.0).round() as i64).unwrap_or(0);
+        let paid = cents(&payment["transaction_amount"]);
+        let before = cents(&payment["transaction_amount_refunded"]);
+        let body: Value = serde_json::from_slice(raw).unwrap_or(Value::Null);
+        let amount = body.get("amount").map_or(paid - before, cents);
+        if amount <= 0 || before + amount > paid {
+            return HttpResponse::BadRequest().json(serde_json::json!({"error": "bad_request", "cause": [{"code": "invalid_refund_amount"}]}));
+        }
+        payment["transaction_amount_refunded"] =
+            serde_json::json!((before + amount) as f64 / 100.0);
+        if before + amount == paid {
+            payment["status"] = "refunded".into();
+        }
+        let refund = serde_json::json!({"id": 1_000_000 + refunds.len() as i64 + 1, "payment_id": payment_id,
+            "amount": amount as f64 / 100.0, "status": "approved"});
+        refunds.insert(key, refund.clone());
+        HttpResponse::Created().json(refund)
+    }
+
     /// Preferences actually created (one per distinct idempotency key).
     pub fn preferences_created(&self) -> usize {
         self.preferences.lock().unwrap().len()
@@ -63,8 +113,15 @@ impl FakeMercadoPago {
         let shared = fake.clone();
         let server = HttpServer::new(move || {
             let f = shared.clone();
-            let (f2, f3) = (f.clone(), f.clone());
+            let (f2, f3, f4) = (f.clone(), f.clone(), f.clone());
             App::new()
+                .route(
+                    "/v1/payments/{id}/refunds",
+                    web::post().to(move |req: HttpRequest, id: web::Path<String>, raw: web::Bytes| {
+                        let f = f4.clone();
+                        async move { f.refund(&id, &req, &raw) }
+                    }),
+                )
                 .route(
                     "/checkout/preferences",
                     web::post().to(move |req: HttpRequest, raw: web::Bytes| {
@@ -264,6 +321,9 @@ impl FakePanel {
     }
 }
 
+/// A refund request Stripe received: its Idempotency-Key and form.
+pub type StripeRefundRequest = (String, HashMap<String, String>);
+
 /// Stripe's PaymentIntents API: form-encoded creation keyed by `Idempotency-Key` (the same
 /// key returns the same intent), and retrieval; tests move an intent's status.
 #[derive(Clone, Default)]
@@ -273,11 +333,49 @@ pub struct FakeStripe {
     by_key: Arc<Mutex<HashMap<String, String>>>,
     pub keys: Arc<Mutex<Vec<String>>>,
     pub forms: Arc<Mutex<Vec<HashMap<String, String>>>>,
+    /// Refunds by Idempotency-Key (the same key returns the same refund), and every
+    /// refund request's key and form, in order.
+    refunds: Arc<Mutex<HashMap<String, Value>>>,
+    pub refund_requests: Arc<Mutex<Vec<StripeRefundRequest>>>,
+    fail_refunds: Arc<Mutex<u32>>,
 }
 
 impl FakeStripe {
     pub fn intents_created(&self) -> usize {
         self.intents.lock().unwrap().len()
+    }
+
+    /// Refunds created (one per distinct idempotency key).
+    pub fn refunds_created(&self) -> usize {
+        self.refunds.lock().unwrap().len()
+    }
+
+    /// The next `n` refund requests answer 500.
+    pub fn fail_refunds(&self, n: u32) {
+        *self.fail_refunds.lock().unwrap() = n;
+    }
+
+    /// Marks `id` succeeded as if paid outside the API (a test's shortcut).
+    pub fn put_intent(&self, id: &str, booking_id: &str, amount: i64, currency: &str) {
+        self.intents.lock().unwrap().insert(
+            id.to_owned(),
+            serde_json::json!({"id": id, "object": "payment_intent", "client_secret": format!("{id}_secret_test"),
+                "amount": amount, "amount_received": amount, "currency": currency, "status": "succeeded",
+                "metadata": {"booking_id": booking_id},
+                "latest_charge": {"id": format!("ch_{id}"), "object": "charge", "amount": amount, "amount_refunded": 0,
+                                  "refunded": false, "currency": currency, "payment_intent": id,
+                                  "metadata": {"booking_id": booking_id}}}),
+        );
+    }
+
+    /// The intent's latest charge (with what was refunded of it), as `charge.refunded`
+    /// carries it.
+    pub fn charge(&self, intent_id: &str) -> Option<Value> {
+        self.intents
+            .lock()
+            .unwrap()
+            .get(intent_id)
+            .map(|i| i["latest_charge"].clone())
     }
 
     pub fn set_status(&self, id: &str, status: &str) {
@@ -297,8 +395,15 @@ impl FakeStripe {
         };
         let shared = fake.clone();
         let server = HttpServer::new(move || {
-            let (f, g) = (shared.clone(), shared.clone());
+            let (f, g, r) = (shared.clone(), shared.clone(), shared.clone());
             App::new()
+                .route(
+                    "/v1/refunds",
+                    web::post().to(move |req: HttpRequest, form: web::Form<HashMap<String, String>>| {
+                        let r = r.clone();
+                        async move { r.refund(&req, form.0) }
+                    }),
+                )
                 .route(
                     "/v1/payment_intents",
                     web::post().to(move |req: HttpRequest, form: web::Form<HashMap<String, String>>| {
@@ -346,6 +451,53 @@ impl FakeStripe {
     }
 }
 
+impl FakeStripe {
+    /// `POST /v1/refunds`: refunds `amount` of `payment_intent` (at most what is left of it;
+    /// 400 otherwise), the same key answering the same refund; the intent's latest charge
+    /// shows it at once (`amount_refunded`, `refunded`).
+    fn refund(&self, req: &HttpRequest, form: HashMap<String, String>) -> HttpResponse {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        self.refund_requests
+            .lock()
+            .unwrap()
+            .push((key.clone(), form.clone()));
+        {
+            let mut fail = self.fail_refunds.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return HttpResponse::InternalServerError().finish();
+            }
+        }
+        let mut refunds = self.refunds.lock().unwrap();
+        if let Some(done) = refunds.get(&key) {
+            return HttpResponse::Ok().json(done);
+        }
+        let intent_id = form.get("payment_intent").cloned().unwrap_or_default();
+        let amount: i64 = form.get("amount").and_then(|a| a.parse().ok()).unwrap_or(0);
+        let mut intents = self.intents.lock().unwrap();
+        let Some(intent) = intents.get_mut(&intent_id) else {
+            return HttpResponse::NotFound().json(serde_json::json!({"error": {"type": "invalid_request_error", "code": "resource_missing"}}));
+        };
+        let received = intent["amount_received"].as_i64().unwrap_or(0);
+        let charge = &mut intent["latest_charge"];
+        let before = charge["amount_refunded"].as_i64().unwrap_or(0);
+        if amount <= 0 || before + amount > received {
+            return HttpResponse::BadRequest().json(serde_json::json!({"error": {"type": "invalid_request_error", "code": "amount_too_large"}}));
+        }
+        charge["amount_refunded"] = (before + amount).into();
+        charge["refunded"] = (before + amount == received).into();
+        let refund = serde_json::json!({"id": format!("re_{}", refunds.len() + 1), "object": "refund", "amount": amount,
+            "payment_intent": intent_id, "status": "succeeded"});
+        refunds.insert(key, refund.clone());
+        HttpResponse::Ok().json(refund)
+    }
+}
+
 /// A Pix PSP: `PUT /v2/cob/{txid}` creates (or returns) the immediate charge, `GET` reads it;
 /// tests mark a charge paid.
 #[derive(Clone, Default)]
@@ -353,6 +505,9 @@ pub struct FakePix {
     pub url: String,
     cobs: Arc<Mutex<HashMap<String, Value>>>,
     pub puts: Arc<Mutex<Vec<(String, Value)>>>,
+    /// Devoluções by (endToEndId, id), and every request: (endToEndId, id, body).
+    devolucoes: Arc<Mutex<HashMap<(String, String), Value>>>,
+    pub devolucao_requests: Arc<Mutex<Vec<(String, String, Value)>>>,
 }
 
 impl FakePix {
@@ -364,6 +519,11 @@ impl FakePix {
         }
     }
 
+    /// Devoluções made (one per distinct id).
+    pub fn devolucoes_made(&self) -> usize {
+        self.devolucoes.lock().unwrap().len()
+    }
+
     pub async fn start() -> FakePix {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let fake = FakePix {
@@ -372,8 +532,28 @@ impl FakePix {
         };
         let shared = fake.clone();
         let server = HttpServer::new(move || {
-            let (f, g) = (shared.clone(), shared.clone());
-            App::new().service(
+            let (f, g, d) = (shared.clone(), shared.clone(), shared.clone());
+            App::new()
+                .route(
+                    "/v2/pix/{e2eid}/devolucao/{id}",
+                    web::put().to(move |path: web::Path<(String, String)>, body: web::Json<Value>| {
+                        let d = d.clone();
+                        async move {
+                            let (e2e, id) = path.into_inner();
+                            d.devolucao_requests.lock().unwrap().push((e2e.clone(), id.clone(), body.0.clone()));
+                            let made = d
+                                .devolucoes
+                                .lock()
+                                .unwrap()
+                                .entry((e2e, id.clone()))
+                                .or_insert_with(|| serde_json::json!({"id": id, "rtrId": format!("D{id}"), "valor": body.0["valor"],
+                                    "horario": {"solicitacao": chrono::Utc::now().to_rfc3339()}, "status": "EM_PROCESSAMENTO"}))
+                                .clone();
+                            HttpResponse::Created().json(made)
+                        }
+                    }),
+                )
+                .service(
                 web::resource("/v2/cob/{txid}")
                     .route(web::put().to(move |txid: web::Path<String>, body: web::Json<Value>| {
                         let f = f.clone();

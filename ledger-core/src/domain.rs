@@ -22,13 +22,14 @@ pub mod slot;
 pub(crate) mod test_support;
 
 pub use booking::{
-    cancel_booking, expire_booking, plan_refund, refund_idempotency_key, refundable, RefundPart,
-    RefundRefusal, BookingEvent, BookingItem, BookingState, BookingStatus,
-    CancellerRole, PlacedBooking,
+    cancel_booking, expire_booking, plan_refund, refund_idempotency_key, refundable, BookingEvent,
+    BookingItem, BookingState, BookingStatus, CancellerRole, PlacedBooking, RefundPart,
+    RefundRefusal,
 };
 pub use commands::{
-    AcceptedRefund, RequestRefund, BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested, IssueCoupon, PayBooking,
-    ReadBooking, Receive, RequestPayment, RequestedObject, SlotChange,
+    AcceptedRefund, BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested,
+    IssueCoupon, PayBooking, ReadBooking, Receive, RequestPayment, RequestRefund, RequestedObject,
+    SlotChange,
 };
 pub use coupon::{
     claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,

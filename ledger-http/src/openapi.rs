@@ -63,6 +63,7 @@ impl Modify for BearerAuth {
         commands::bookings::cancel,
         commands::payments::start,
         commands::reconcile::run,
+        commands::refunds::create,
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
@@ -91,6 +92,7 @@ impl Modify for BearerAuth {
         commands::payments::StartPayment,
         commands::payments::Payer,
         commands::payments::Identification,
+        commands::refunds::RefundBody,
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,5 +1,6 @@
-//! Outbound to the panel: the feeder turns `BookingPaid` into `booking.confirmed` and a
-//! later `BookingCancelled` of a confirmed booking into `booking.cancelled`, reading the
+//! Outbound to the panel: the feeder turns `BookingPaid` into `booking.confirmed`, and a
+//! later `BookingCancelled` or `BookingRefunded` of a confirmed booking into
+//! `booking.cancelled` or `booking.refunded`, reading the
 //! gap-free feed and enqueuing in the same transaction as its checkpoint. The deliverer
 //! POSTs each row to `LEDGER_PANEL_API_URL`, signed with Standard Webhooks (`webhook-id` =
 //! the ledger event id), any 2xx acknowledging; anything else or no answer in 10 s is
@@ -105,6 +106,7 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
             let kind = match (e.stream_id.category(), e.event_type.as_str()) {
                 (Category::Booking, "BookingPaid") => "booking.confirmed",
                 (Category::Booking, "BookingCancelled") => "booking.cancelled",
+                (Category::Booking, "BookingRefunded") => "booking.refunded",
                 _ => return None,
             };
             Some((kind, e))
@@ -116,7 +118,7 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
     let mut items: Vec<OutboxItem> = Vec::new();
     for ((kind, e), booking) in relevant.into_iter().zip(bookings) {
         let booking_id = BookingId::parse(e.stream_id.key()).map_err(|_| ApiError::internal())?;
-        if kind == "booking.cancelled" {
+        if kind != "booking.confirmed" {
             let confirmed_now = items
                 .iter()
                 .any(|i| i.booking_id == booking_id.as_uuid() && i.kind == "booking.confirmed");

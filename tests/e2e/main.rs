@@ -20,6 +20,7 @@ mod operations;
 mod outbox;
 mod privacy;
 mod projections;
+mod refunds;
 mod replay_cli;
 mod replicas;
 mod retention;

@@ -1,6 +1,8 @@
 //! The outbox to the panel (API.md "Outbound to the panel"): a booking's messages reach
 //! the panel in ledger order — a later one waits while an earlier one is pending or
-//! failing, other bookings' are not held up — each acknowledged once; a dead letter is
+//! failing, other bookings' are not held up; an operator's cancel of a paid booking is
+//! `booking.cancelled`, then `booking.refunded` once Stripe confirms the refund the cancel
+//! asked for — each acknowledged once; a dead letter is
 //! sent again by `POST /v1/admin/outbox/{id}/requeue`, once; `/metrics` counts pending and
 //! dead messages and the oldest pending one's age.
 
@@ -10,12 +12,12 @@ use ledger_http::outbox::{deliver_once, OutboxSettings};
 use ledger_tests::app::{
     spawn_app_with, status_json, test_providers, token, TestApp, PANEL_OUTBOUND_SECRET,
 };
-use ledger_tests::fakes::FakePanel;
+use ledger_tests::fakes::{FakePanel, FakeStripe};
 use ledger_tests::fresh_db;
 use serde_json::json;
 
 use crate::api_support::operator;
-use crate::webhook_support::{held_booking, intent, post_stripe, stripe_event};
+use crate::webhook_support::{booking, held_booking, intent, post_stripe, stripe_event};
 use crate::webhooks_others::feed_until;
 
 async fn paid(app: &TestApp, slot: &str, n: u32) -> String {
@@ -51,12 +53,13 @@ async fn metric(app: &TestApp, line_start: &str) -> f64 {
 #[tokio::test]
 async fn a_bookings_messages_reach_the_panel_in_ledger_order_without_holding_up_others() {
     let panel = FakePanel::start(PANEL_OUTBOUND_SECRET).await;
-    let app = spawn_app_with(
-        fresh_db().await.store(),
-        test_providers(None, Some(panel.url.clone())),
-    )
-    .await;
+    let stripe = FakeStripe::start().await;
+    let mut providers = test_providers(None, Some(panel.url.clone()));
+    providers.stripe_api_url = Some(stripe.url.clone());
+    let app = spawn_app_with(fresh_db().await.store(), providers).await;
     let a = paid(&app, "ord-a", 1).await;
+    stripe.put_intent("pi_out_1", &a, 9_000_000, "ars");
+    // The operator cancels the paid booking: a full refund is asked of Stripe…
     let (status, body) = status_json(
         app.post(
             &format!("/v1/bookings/{a}/cancel"),
@@ -68,8 +71,17 @@ async fn a_bookings_messages_reach_the_panel_in_ledger_order_without_holding_up_
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "cancelled");
+    assert_eq!(stripe.refunds_created(), 1);
+    // …and Stripe confirms it.
+    let charge = stripe.charge("pi_out_1").unwrap();
+    assert_eq!(charge["amount_refunded"], 9_000_000);
+    let (status, body) =
+        post_stripe(&app, &stripe_event("evt_out_r", "charge.refunded", charge)).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("applied")));
+    assert_eq!(booking(&app, &a).await["status"], "refunded");
     let b = paid(&app, "ord-b", 2).await;
-    assert_eq!(feed_until(&app, 3).await, 3);
+    assert_eq!(feed_until(&app, 4).await, 4);
     panel.fail_message(&a, "booking.confirmed", 3);
 
     for _ in 0..8 {
@@ -85,13 +97,19 @@ async fn a_bookings_messages_reach_the_panel_in_ledger_order_without_holding_up_
             .map(|(i, _)| i)
             .collect()
     };
-    let (a_confirmed, a_cancelled, b_confirmed) = (
+    let (a_confirmed, a_cancelled, a_refunded, b_confirmed) = (
         of(&a, "booking.confirmed"),
         of(&a, "booking.cancelled"),
+        of(&a, "booking.refunded"),
         of(&b, "booking.confirmed"),
     );
     assert_eq!(a_confirmed.len(), 4, "three failures, then acknowledged");
     assert_eq!(a_cancelled.len(), 1, "sent once");
+    assert_eq!(a_refunded.len(), 1, "sent once");
+    assert!(
+        a_refunded[0] > a_cancelled[0],
+        "cancelled, then refunded: {a_cancelled:?} {a_refunded:?}"
+    );
     assert_eq!(b_confirmed.len(), 1, "sent once");
     assert_eq!(requests[*a_cancelled.first().unwrap()].answered, 200);
     assert!(

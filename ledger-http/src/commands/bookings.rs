@@ -1,15 +1,19 @@
 //! Booking commands: `POST /v1/bookings` (customer) holds seats on one or more slots, all
 //! or nothing (`PlaceBooking`: the locks of every slot and the coupon), and
-//! `POST /v1/bookings/{id}/cancel` (owner before payment, operator any time).
+//! `POST /v1/bookings/{id}/cancel` (owner before payment, operator any time; an operator's
+//! cancel of a booking holding money starts a full refund, `commands::refunds`).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use ledger_core::domain::{BookingState, BookingStreams, CancelBooking, CouponCode, PlaceBooking};
+use ledger_core::domain::{
+    cancel_booking, BookingState, BookingStreams, CancelBooking, CouponCode, PlaceBooking,
+};
 use ledger_core::{BookingId, Money, SlotId};
 use serde::Deserialize;
 
+use super::refunds::{accept, RefundAsk};
 use super::rejection::problem;
-use super::{run, CommandMeta, Reply};
+use super::{replayed, run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{read_body, request_fingerprint, CommandBody, RequiredKey};
@@ -172,10 +176,29 @@ pub async fn cancel(
         key: Some(key.0),
         fingerprint: request_fingerprint(&req, None)?,
     };
+    // An operator's cancel of a booking holding money starts a full refund: the providers
+    // accept it first (outside every lock), then the cancel and the refund are recorded
+    // together. Nothing is asked of a provider for a cancel that would be refused.
+    let mut refund = None;
+    let now = state.clock.now();
+    if operator && cancel_booking(&before, principal.sub(), true, now).is_ok() {
+        if let Some(answer) = replayed(&state, &meta).await? {
+            return Ok(answer);
+        }
+        let ask = RefundAsk {
+            amount: None,
+            reason: None,
+            keep_seats: false,
+        };
+        refund = accept(&state, &id, &before, principal.sub(), ask)
+            .await?
+            .ok();
+    }
     let decision = CancelBooking {
         streams: streams_of(id, &before)?,
         by: meta.sub.clone(),
         operator,
+        refund,
     };
     let (answer, _) = run(
         &state,

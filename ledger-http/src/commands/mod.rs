@@ -14,6 +14,7 @@ pub mod bookings;
 pub mod coupons;
 pub mod payments;
 pub mod reconcile;
+pub mod refunds;
 pub mod rejection;
 pub mod slots;
 pub mod subjects;

@@ -1,5 +1,7 @@
 //! `POST /v1/bookings/{booking_id}/reconcile` (operator): re-fetch every payment of the
-//! booking from its provider and apply what the provider reports through exactly the path
+//! booking from its provider — refunds included (a Stripe intent's charges'
+//! `amount_refunded`, a Mercado Pago payment refunded or partially refunded) — and apply
+//! what the provider reports through exactly the path
 //! of a verified webhook (`webhooks::payments::ingest_payment`), recorded with
 //! `source: reconciliation`. Each report's dedup key is what was reported (payment,
 //! status, amount), so reconciling twice changes nothing the second time. For bookings
@@ -71,9 +73,11 @@ pub(crate) async fn reconcile(
         match provider {
             Provider::Stripe => {
                 if let Some(intent) = stripe::get_intent(state, &reference).await? {
-                    if let Some((_, r)) =
-                        stripe::report_from_intent(&intent, "", PaymentSource::Reconciliation)
-                    {
+                    let source = PaymentSource::Reconciliation;
+                    if let Some((_, r)) = stripe::report_from_intent(&intent, "", source) {
+                        reports.push(("stripe", r, intent.clone()));
+                    }
+                    if let Some(r) = stripe::refund_report_from_intent(&intent, source) {
                         reports.push(("stripe", r, intent));
                     }
                 }
@@ -83,10 +87,9 @@ pub(crate) async fn reconcile(
             Provider::MercadoPago if !mp_searched => {
                 mp_searched = true;
                 for (raw, payment) in mercadopago::search_payments(state, id).await? {
-                    if let Some((_, r)) =
-                        mercadopago::report(&payment, "", PaymentSource::Reconciliation)
-                    {
-                        reports.push(("mercadopago", r, raw));
+                    let found = mercadopago::reports(&payment, PaymentSource::Reconciliation);
+                    for r in found.map(|(_, list)| list).unwrap_or_default() {
+                        reports.push(("mercadopago", r, raw.clone()));
                     }
                 }
             }

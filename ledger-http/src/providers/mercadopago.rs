@@ -1,5 +1,6 @@
-//! Mercado Pago: payments (`GET /v1/payments/{id}`, `GET /v1/payments/search`) and
-//! Checkout Pro preferences (`POST /checkout/preferences` with `X-Idempotency-Key`).
+//! Mercado Pago: payments (`GET /v1/payments/{id}`, `GET /v1/payments/search`), their
+//! refunds (`POST /v1/payments/{id}/refunds` with `X-Idempotency-Key`) and Checkout Pro
+//! preferences (`POST /checkout/preferences` with `X-Idempotency-Key`).
 //! Amounts are read as raw JSON number text and parsed exactly.
 
 use ledger_core::domain::{PaymentReport, PaymentSource, Provider, ReportedStatus};
@@ -90,6 +91,41 @@ pub async fn search_payments(
         .collect()
 }
 
+/// Refunds `amount` of payment `payment_id` (or, with the same idempotency key, finds that
+/// refund again); returns the refund's id. Mercado Pago confirms it with a payment
+/// notification: the payment then reads `refunded`, or `approved` with
+/// `transaction_amount_refunded` for a partial refund.
+pub async fn create_refund(
+    state: &AppState,
+    payment_id: &str,
+    amount: &ledger_core::Money,
+    idempotency_key: &str,
+) -> Result<String, ProviderError> {
+    let (base, token) = config(state)?;
+    let url = format!("{base}/v1/payments/{}/refunds", segment(payment_id));
+    // The exact decimal text, never a float.
+    let body = format!(
+        r#"{{"amount":{}}}"#,
+        ledger_core::webhook::format_decimal_amount(amount)
+    );
+    let answer = call(NAME, || {
+        state
+            .http
+            .post(&url)
+            .bearer_auth(token)
+            .header("X-Idempotency-Key", idempotency_key)
+            .header("content-type", "application/json")
+            .body(body.clone())
+    })
+    .await?;
+    let refund: Value = json(NAME, &answer)?;
+    match refund.get("id") {
+        Some(Value::String(id)) => Ok(id.clone()),
+        Some(Value::Number(id)) => Ok(id.to_string()),
+        _ => Err(ProviderError::Refused(NAME)),
+    }
+}
+
 /// A Checkout Pro preference.
 #[derive(Debug, Deserialize)]
 pub struct Preference {
@@ -126,7 +162,16 @@ pub fn report(
 ) -> Option<(BookingId, PaymentReport)> {
     let currency = Currency::parse(&payment.currency_id).ok()?;
     let amount_of = |raw: &RawValue| parse_decimal_amount(raw.get(), currency).ok();
+    let partially_refunded = payment
+        .transaction_amount_refunded
+        .as_deref()
+        .and_then(&amount_of)
+        .filter(|refunded| refunded.minor() > 0);
     let (status, amount) = match payment.status.as_str() {
+        // A partial refund leaves the payment approved, with the refunded sum beside it.
+        "approved" if partially_refunded.is_some() => {
+            (ReportedStatus::Refunded, partially_refunded)
+        }
         "approved" => (
             ReportedStatus::Approved,
             amount_of(&payment.transaction_amount),
@@ -170,4 +215,26 @@ pub fn report(
             provider_event_id: event_id.to_owned(),
         },
     ))
+}
+
+/// What a reconciliation applies for a Mercado Pago payment: its report, preceded by its
+/// approval when it was refunded (wholly or in part), so that a refund is never the first
+/// the ledger hears of a payment it never saw approved.
+pub fn reports(
+    payment: &MpPayment,
+    source: PaymentSource,
+) -> Option<(BookingId, Vec<PaymentReport>)> {
+    let (booking_id, report) = self::report(payment, "", source)?;
+    let mut reports = Vec::new();
+    if report.status == ReportedStatus::Refunded {
+        let currency = Currency::parse(&payment.currency_id).ok()?;
+        let paid = parse_decimal_amount(payment.transaction_amount.get(), currency).ok()?;
+        reports.push(PaymentReport {
+            status: ReportedStatus::Approved,
+            amount: paid,
+            ..report.clone()
+        });
+    }
+    reports.push(report);
+    Some((booking_id, reports))
 }

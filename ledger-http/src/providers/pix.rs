@@ -1,4 +1,6 @@
-//! A Pix PSP (BCB API Pix): immediate charges (`PUT /v2/cob/{txid}`, `GET /v2/cob/{txid}`).
+//! A Pix PSP (BCB API Pix): immediate charges (`PUT /v2/cob/{txid}`, `GET /v2/cob/{txid}`)
+//! and refunds (devolução, `PUT /v2/pix/{e2eid}/devolucao/{id}`: the id is ours, so the
+//! same id is the same refund).
 //! The txid is the booking id as 32 hex digits, so a charge maps back to its booking and a
 //! repeated PUT is the same charge.
 
@@ -69,4 +71,41 @@ pub async fn get_cob(
         Err(ProviderError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Longest devolução id the BCB API accepts (`[a-zA-Z0-9]{1,35}`).
+const MAX_DEVOLUCAO_ID: usize = 35;
+
+/// The devolução id of a refund: the first 35 hex digits of its idempotency key, so a
+/// retried refund is the same devolução.
+pub fn devolucao_id(idempotency_key: &str) -> String {
+    idempotency_key
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(MAX_DEVOLUCAO_ID)
+        .collect()
+}
+
+/// Asks for the devolução of `amount` of the pix `end_to_end_id`; returns its id. The PSP
+/// confirms it in a webhook (`devolucoes` with status `DEVOLVIDO`).
+pub async fn put_devolucao(
+    state: &AppState,
+    end_to_end_id: &str,
+    amount: &Money,
+    idempotency_key: &str,
+) -> Result<String, ProviderError> {
+    let (base, token) = config(state)?;
+    let id = devolucao_id(idempotency_key);
+    let url = format!(
+        "{base}/v2/pix/{}/devolucao/{}",
+        segment(end_to_end_id),
+        segment(&id)
+    );
+    let body = json!({"valor": format_decimal_amount(amount)});
+    let answer = call(NAME, || state.http.put(&url).bearer_auth(token).json(&body)).await?;
+    let devolucao: Value = json(NAME, &answer)?;
+    Ok(devolucao
+        .get("id")
+        .and_then(Value::as_str)
+        .map_or(id, str::to_owned))
 }

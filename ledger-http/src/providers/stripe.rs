@@ -1,5 +1,6 @@
 //! Stripe: PaymentIntents (`POST /v1/payment_intents`, form-encoded, `Idempotency-Key`;
-//! `GET /v1/payment_intents/{id}` for reconciliation).
+//! `GET /v1/payment_intents/{id}` with its latest charge for reconciliation) and Refunds
+//! (`POST /v1/refunds`, form-encoded, `Idempotency-Key`).
 
 use ledger_core::domain::{PaymentReport, PaymentSource, Provider, ReportedStatus};
 use ledger_core::{BookingId, Currency, Money};
@@ -52,10 +53,52 @@ pub async fn create_intent(
     json(NAME, &body)
 }
 
+/// A refund Stripe accepted.
+#[derive(Debug, Deserialize)]
+pub struct Refund {
+    pub id: String,
+}
+
+/// Refunds `amount` of the PaymentIntent `intent_id` (or, with the same idempotency key,
+/// finds that refund again); returns the refund's id. Stripe confirms it with
+/// `charge.refunded`.
+pub async fn create_refund(
+    state: &AppState,
+    booking_id: &BookingId,
+    intent_id: &str,
+    amount: &Money,
+    idempotency_key: &str,
+) -> Result<String, ProviderError> {
+    let (base, key) = config(state)?;
+    let url = format!("{base}/v1/refunds");
+    let form = [
+        ("payment_intent", intent_id.to_owned()),
+        ("amount", amount.minor().to_string()),
+        ("metadata[booking_id]", booking_id.to_string()),
+    ];
+    let body = call(NAME, || {
+        state
+            .http
+            .post(&url)
+            .bearer_auth(key)
+            .header("Idempotency-Key", idempotency_key)
+            .form(&form)
+    })
+    .await?;
+    json::<Refund>(NAME, &body).map(|r| r.id)
+}
+
+/// The PaymentIntent with its latest charge expanded (whose `amount_refunded` says what
+/// was refunded), `None` if unknown.
 pub async fn get_intent(state: &AppState, intent_id: &str) -> Result<Option<Value>, ProviderError> {
     let (base, key) = config(state)?;
     let url = format!("{base}/v1/payment_intents/{}", segment(intent_id));
-    match call(NAME, || state.http.get(&url).bearer_auth(key)).await {
+    let expand = [("expand[]", "latest_charge")];
+    match call(NAME, || {
+        state.http.get(&url).bearer_auth(key).query(&expand)
+    })
+    .await
+    {
         Ok(body) => Ok(Some(json(NAME, &body)?)),
         Err(ProviderError::NotFound(_)) => Ok(None),
         Err(e) => Err(e),
@@ -90,4 +133,35 @@ pub fn report_from_intent(
             provider_event_id: event_id.to_owned(),
         },
     ))
+}
+
+/// What a PaymentIntent's charges say was refunded (reconciliation): the cumulative
+/// `amount_refunded` of its expanded `latest_charge`, or of the charges listed by older API
+/// versions (`charges.data`); `None` when nothing was.
+pub fn refund_report_from_intent(intent: &Value, source: PaymentSource) -> Option<PaymentReport> {
+    let charges: Vec<&Value> = match intent.get("latest_charge") {
+        Some(charge) if charge.is_object() => vec![charge],
+        _ => intent
+            .get("charges")
+            .and_then(|c| c.get("data"))
+            .and_then(Value::as_array)
+            .map(|list| list.iter().collect())
+            .unwrap_or_default(),
+    };
+    let refunded: i64 = charges
+        .iter()
+        .filter_map(|c| c.get("amount_refunded").and_then(Value::as_i64))
+        .sum();
+    if refunded <= 0 {
+        return None;
+    }
+    let currency = Currency::parse(&intent.get("currency")?.as_str()?.to_ascii_uppercase()).ok()?;
+    Some(PaymentReport {
+        provider: Provider::Stripe,
+        payment_id: intent.get("id")?.as_str()?.to_owned(),
+        status: ReportedStatus::Refunded,
+        amount: Money::new(refunded, currency).ok()?,
+        source,
+        provider_event_id: String::new(),
+    })
 }

@@ -148,8 +148,10 @@ pub fn plan_refund(
         left -= take;
         let currency = record.amount.currency();
         // In range: 0 < take <= from + take <= the payment's amount.
-        let (Ok(part), Ok(through)) = (Money::new(take, currency), Money::new(from + take, currency))
-        else {
+        let (Ok(part), Ok(through)) = (
+            Money::new(take, currency),
+            Money::new(from + take, currency),
+        ) else {
             return Err(RefundRefusal::InvalidAmount);
         };
         parts.push(RefundPart {

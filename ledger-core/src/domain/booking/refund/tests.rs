@@ -68,13 +68,19 @@ fn a_refund_takes_the_newest_payment_first() {
     let parts = plan_refund(&booking_id(1), &booking, Some(pesos(4_500_000))).unwrap();
     assert_eq!(
         split(&parts),
-        [("pi_2", 3_000_000, 3_000_000), ("mp-1", 1_500_000, 1_500_000)]
+        [
+            ("pi_2", 3_000_000, 3_000_000),
+            ("mp-1", 1_500_000, 1_500_000)
+        ]
     );
     assert!(parts.iter().all(|p| p.provider_refund_id.is_empty()));
     let all = plan_refund(&booking_id(1), &booking, None).unwrap();
     assert_eq!(
         split(&all),
-        [("pi_2", 3_000_000, 3_000_000), ("mp-1", 6_000_000, 6_000_000)]
+        [
+            ("pi_2", 3_000_000, 3_000_000),
+            ("mp-1", 6_000_000, 6_000_000)
+        ]
     );
 }
 
@@ -83,7 +89,10 @@ fn requested_refunds_are_not_refundable_again_and_the_next_request_has_new_keys(
     let mut booking = split_paid();
     let first = plan_refund(&booking_id(1), &booking, Some(pesos(4_500_000))).unwrap();
     let again = plan_refund(&booking_id(1), &booking, Some(pesos(4_500_000))).unwrap();
-    assert_eq!(first, again, "the same state plans the same calls under the same keys");
+    assert_eq!(
+        first, again,
+        "the same state plans the same calls under the same keys"
+    );
     booking.apply(&recorded(first.clone()));
     assert_eq!(refundable(&booking), Some(pesos(4_500_000)));
     let next = plan_refund(&booking_id(1), &booking, None).unwrap();
@@ -156,7 +165,9 @@ fn keys_name_the_booking_the_payment_and_the_money() {
     let through = pesos(3_000_000);
     let key = refund_idempotency_key(&booking_id(1), Provider::Stripe, "pi_2", 0, &through);
     assert_eq!(key.len(), 64);
-    assert!(key.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(key
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     let others = [
         refund_idempotency_key(&booking_id(2), Provider::Stripe, "pi_2", 0, &through),
         refund_idempotency_key(&booking_id(1), Provider::Pix, "pi_2", 0, &through),

@@ -34,7 +34,11 @@ fn a_full_refund_asked_to_keep_the_seats_keeps_them_and_the_claim() {
     assert!(decision
         .booking_events
         .contains(&BookingEvent::BookingRefunded { refunded: total }));
-    assert!(decision.slot_events.is_empty(), "{:?}", decision.slot_events);
+    assert!(
+        decision.slot_events.is_empty(),
+        "{:?}",
+        decision.slot_events
+    );
     assert!(decision.coupon_events.is_empty());
     assert_eq!(fixture.status(), Some(BookingStatus::Refunded));
     assert_eq!(fixture.slot("glaciar-0900").available(), available);
