@@ -121,9 +121,9 @@ fn every_stored_type_and_version_has_a_golden_file_that_decodes() {
         on_disk, expected,
         "one file per stored type and version, no other"
     );
-    // 10 slot + 17 booking + 4 coupon types at v1, `BookingCancelled` and
+    // 10 slot + 18 booking + 4 coupon types at v1, `BookingCancelled` and
     // `PaymentRequested` v2, the provider log v1 and v2, `SubjectErased` v1.
-    assert_eq!(expected.len(), 36);
+    assert_eq!(expected.len(), 37);
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub struct ApiError {
     title: &'static str,
     detail: String,
     extra: Map<String, Value>,
+    /// From `StoreError::Stale`: the command may be planned again ([`ApiError::is_stale`]).
+    stale: bool,
 }
 
 impl std::fmt::Display for ApiError {
@@ -37,6 +39,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             extra: Map::new(),
+            stale: false,
         }
     }
 
@@ -44,6 +47,12 @@ impl ApiError {
     pub fn with(mut self, key: &str, value: impl Into<Value>) -> ApiError {
         self.extra.insert(key.to_owned(), value.into());
         self
+    }
+
+    /// The command was planned on states that changed before its locks (a booking moved):
+    /// nothing was written, and planning it again may succeed. A 503 to a client.
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     pub fn code(&self) -> &'static str {
@@ -150,6 +159,14 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(reason) => {
                 tracing::warn!(reason, "database unavailable");
                 ApiError::unavailable()
+            }
+            // Retried by the callers a few times; still stale means heavy contention.
+            StoreError::Stale(reason) => {
+                tracing::debug!(reason, "stale command");
+                ApiError {
+                    stale: true,
+                    ..ApiError::unavailable()
+                }
             }
             other => {
                 tracing::error!(error = %other, "store error");

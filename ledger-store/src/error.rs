@@ -31,6 +31,10 @@ pub enum StoreError {
     /// outside the exact JSON range, or a NUL character, which jsonb cannot hold).
     #[error("invalid event: {0}")]
     InvalidEvent(String),
+    /// The command was planned on a state that changed before its locks were taken (a
+    /// booking moved to other slots): nothing of it was written; read again and retry.
+    #[error("stale command: {0}")]
+    Stale(String),
     /// Any other database error: a bug or a schema mismatch.
     #[error("database error: {0}")]
     Database(String),

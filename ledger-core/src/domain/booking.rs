@@ -239,6 +239,16 @@ pub enum BookingEvent {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         data_key: Option<String>,
     },
+    /// Seats moved between slots (API.md `POST /v1/bookings/{id}/move`): the items before
+    /// and after. The total, the discount and the coupon claim stay as they were.
+    BookingMoved {
+        /// Who moved it (`sub`).
+        by: String,
+        /// The items before the move.
+        from: Vec<BookingItem>,
+        /// The items after it.
+        items: Vec<BookingItem>,
+    },
 }
 
 /// In which role a `BookingCancelled` was decided, stored as `"role"` (schema version 2).

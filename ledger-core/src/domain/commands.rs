@@ -27,7 +27,9 @@ use crate::money::Money;
 use crate::personal::Sealed;
 use crate::provider_log::{IngestOutcome, ProviderEventReceived};
 
+mod moving;
 mod refund;
+pub use moving::{MoveBooking, MoveItem};
 pub use refund::{AcceptedRefund, RequestRefund};
 
 impl Decide for PlaceBooking {
@@ -76,8 +78,9 @@ fn slot_facts(events: impl IntoIterator<Item = (SlotId, Vec<SlotEvent>)>) -> Vec
         .collect()
 }
 
-/// The streams of an existing booking: itself, its slots and its coupon. Its items never
-/// change once placed, so they can be read before the lock.
+/// The streams of an existing booking: itself, its slots and its coupon, read before the
+/// lock. Its slots change only by a move: a command planned on the slots before a move is
+/// stale ([`BookingStreams::stale`]) and is planned again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookingStreams {
     pub booking_id: BookingId,
@@ -102,6 +105,15 @@ impl BookingStreams {
             coupons: self.coupon.iter().cloned().collect(),
             ..Needs::default()
         }
+    }
+
+    /// Whether the booking's slots (locked) are no longer these: it moved after they were
+    /// read (`BookingMoved`).
+    pub fn stale(&self, world: &World) -> Option<String> {
+        let placed = world.booking(&self.booking_id).placed.as_ref()?;
+        let now: BTreeSet<&SlotId> = placed.items.iter().map(|i| &i.slot_id).collect();
+        (now != self.slots.iter().collect::<BTreeSet<_>>())
+            .then(|| format!("booking {} moved to other slots", self.booking_id))
     }
 
     /// The claim release on the booking's coupon, if it has one.
@@ -139,6 +151,10 @@ impl Decide for CancelBooking {
 
     fn needs(&self) -> Needs {
         self.streams.needs()
+    }
+
+    fn stale(&self, world: &World) -> Option<String> {
+        self.streams.stale(world)
     }
 
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<Self::Output> {
@@ -181,6 +197,10 @@ impl Decide for ExpireBooking {
         self.streams.needs()
     }
 
+    fn stale(&self, world: &World) -> Option<String> {
+        self.streams.stale(world)
+    }
+
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<bool> {
         let id = self.streams.booking_id;
         let expired = expire_booking(world.booking(&id), now);
@@ -213,6 +233,10 @@ impl Decide for PayBooking {
 
     fn needs(&self) -> Needs {
         self.streams.needs()
+    }
+
+    fn stale(&self, world: &World) -> Option<String> {
+        self.streams.stale(world)
     }
 
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<PaymentOutcome> {
@@ -279,6 +303,10 @@ impl<D: Ingested> Decide for Receive<D> {
         let mut needs = self.change.as_ref().map(Decide::needs).unwrap_or_default();
         needs.log = Some(self.log.clone());
         needs
+    }
+
+    fn stale(&self, world: &World) -> Option<String> {
+        self.change.as_ref().and_then(|change| change.stale(world))
     }
 
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<IngestOutcome> {

@@ -190,6 +190,12 @@ pub trait Decide {
     fn needs(&self) -> Needs;
     /// The decision on the loaded states at `now`.
     fn decide(&self, world: &World, now: DateTime<Utc>) -> Decision<Self::Output>;
+    /// Why the command's [`Decide::needs`], planned on states read before the locks, no
+    /// longer fit the locked states (a booking moved to other slots meanwhile), if they do
+    /// not: the store then decides nothing for it, and the caller reads again and retries.
+    fn stale(&self, _world: &World) -> Option<String> {
+        None
+    }
 }
 
 /// The per-booking entries that changed from `before` to `after` (to upsert: new or

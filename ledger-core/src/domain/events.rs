@@ -412,6 +412,7 @@ impl DomainEvent for BookingEvent {
         "PaymentAnomalyRecorded",
         "BookingRefunded",
         "RefundRequested",
+        "BookingMoved",
     ];
     /// `BookingCancelled` v2: `"role"` instead of `"operator": bool` (see
     /// [`crate::domain::CancellerRole`]). `PaymentRequested` v2: may carry the sealed
@@ -439,6 +440,7 @@ impl DomainEvent for BookingEvent {
             BookingEvent::PaymentAnomalyRecorded { .. } => "PaymentAnomalyRecorded",
             BookingEvent::BookingRefunded { .. } => "BookingRefunded",
             BookingEvent::RefundRequested { .. } => "RefundRequested",
+            BookingEvent::BookingMoved { .. } => "BookingMoved",
         }
     }
 

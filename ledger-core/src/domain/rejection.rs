@@ -80,6 +80,13 @@ pub enum Rejection {
     /// A payment report or provider name breaks a rule (ids, provider).
     #[error("{0}")]
     InvalidPayment(String),
+    /// The booking's status does not allow moving it (only held, partially paid and paid
+    /// bookings move), or it has no such seats to move.
+    #[error("{0}")]
+    NotMovable(String),
+    /// The slot moved to is of another activity, or sells at another unit price.
+    #[error("{0}")]
+    PriceDiffers(String),
 }
 
 impl Rejection {
@@ -104,6 +111,8 @@ impl Rejection {
             Rejection::NotCancellable { .. } => "not_cancellable",
             Rejection::NotOwner => "not_owner",
             Rejection::InvalidPayment(_) => "invalid_payment",
+            Rejection::NotMovable(_) => "not_movable",
+            Rejection::PriceDiffers(_) => "price_differs",
         }
     }
 }

@@ -89,6 +89,8 @@ pub enum ReleaseReason {
     Cancelled,
     /// Every payment of the booking went back.
     Refunded,
+    /// The booking's seats moved to another slot.
+    Moved,
 }
 
 /// A fact about a slot. Stored through [`crate::domain::DomainEvent`] (type name = variant

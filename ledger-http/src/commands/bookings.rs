@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::refunds::{accept, RefundAsk};
 use super::rejection::problem;
-use super::{replayed, run, CommandMeta, Reply};
+use super::{planned_again, replayed, run, CommandMeta, Reply};
 use crate::auth::{Principal, Role};
 use crate::error::ApiError;
 use crate::extract::{read_body, request_fingerprint, CommandBody, RequiredKey};
@@ -165,24 +165,34 @@ pub async fn cancel(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Customer, Role::Operator])?;
     let id = booking_id(&path)?;
-    let before = read_booking(&state, &id).await?;
-    let operator = principal.has(Role::Operator);
-    let owner = before.placed.as_ref().map(|p| p.customer.as_str());
-    if !operator && owner != Some(principal.sub()) {
-        return Err(ApiError::not_found("booking_not_found", "no such booking"));
-    }
     let meta = CommandMeta {
         sub: principal.sub().to_owned(),
         key: Some(key.0),
         fingerprint: request_fingerprint(&req, None)?,
     };
+    let operator = principal.has(Role::Operator);
+    // Planned on the booking's slots as read: again if it moved before the lock.
+    planned_again(|| cancel_once(&state, &meta, id, operator)).await
+}
+
+async fn cancel_once(
+    state: &AppState,
+    meta: &CommandMeta,
+    id: BookingId,
+    operator: bool,
+) -> Result<HttpResponse, ApiError> {
+    let before = read_booking(state, &id).await?;
+    let owner = before.placed.as_ref().map(|p| p.customer.as_str());
+    if !operator && owner != Some(meta.sub.as_str()) {
+        return Err(ApiError::not_found("booking_not_found", "no such booking"));
+    }
     // An operator's cancel of a booking holding money starts a full refund: the providers
     // accept it first (outside every lock), then the cancel and the refund are recorded
     // together. Nothing is asked of a provider for a cancel that would be refused.
     let mut refund = None;
     let now = state.clock.now();
-    if operator && cancel_booking(&before, principal.sub(), true, now).is_ok() {
-        if let Some(answer) = replayed(&state, &meta).await? {
+    if operator && cancel_booking(&before, &meta.sub, true, now).is_ok() {
+        if let Some(answer) = replayed(state, meta).await? {
             return Ok(answer);
         }
         let ask = RefundAsk {
@@ -190,9 +200,7 @@ pub async fn cancel(
             reason: None,
             keep_seats: false,
         };
-        refund = accept(&state, &id, &before, principal.sub(), ask)
-            .await?
-            .ok();
+        refund = accept(state, &id, &before, &meta.sub, ask).await?.ok();
     }
     let decision = CancelBooking {
         streams: streams_of(id, &before)?,
@@ -200,19 +208,14 @@ pub async fn cancel(
         operator,
         refund,
     };
-    let (answer, _) = run(
-        &state,
-        &meta,
-        decision,
-        move |outcome, world, now| match outcome {
-            Ok(()) => Reply {
-                status: StatusCode::OK,
-                body: booking_view(&id, world.booking(&id), now),
-                with_cursor: true,
-            },
-            Err(r) => Reply::rejected(&problem(r)),
+    let (answer, _) = run(state, meta, decision, move |outcome, world, now| match outcome {
+        Ok(()) => Reply {
+            status: StatusCode::OK,
+            body: booking_view(&id, world.booking(&id), now),
+            with_cursor: true,
         },
-    )
+        Err(r) => Reply::rejected(&problem(r)),
+    })
     .await?;
     Ok(answer)
 }

@@ -30,6 +30,26 @@ use serde_json::{json, Value};
 use crate::error::ApiError;
 use crate::startup::AppState;
 
+/// Plans of a command made again when the store finds them stale (a booking moved to
+/// other slots between the read and the lock); a move is rare, so three is plenty.
+const STALE_ATTEMPTS: u32 = 3;
+
+/// Runs `attempt` (read, plan, execute) again while the store finds its plan stale
+/// ([`ApiError::is_stale`]), at most [`STALE_ATTEMPTS`] times in all.
+pub async fn planned_again<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut tries = 1;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_stale() && tries < STALE_ATTEMPTS => tries += 1,
+            done => return done,
+        }
+    }
+}
+
 /// Who sent the command, under which key, with which fingerprint.
 pub struct CommandMeta {
     pub sub: String,

@@ -17,6 +17,8 @@ fn title(r: &Rejection) -> &'static str {
         Rejection::CouponNotYetValid => "Coupon not valid yet",
         Rejection::CouponConflict => "Coupon exists",
         Rejection::NotCancellable { .. } => "Not cancellable",
+        Rejection::NotMovable(_) => "Not movable",
+        Rejection::PriceDiffers(_) => "Price differs",
         Rejection::SlotNotFound | Rejection::BookingNotFound | Rejection::CouponNotFound => {
             "Not found"
         }

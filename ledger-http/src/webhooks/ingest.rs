@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::startup::AppState;
 
 /// A verified delivery.
+#[derive(Clone)]
 pub struct Delivery {
     /// `stripe`, `mercadopago`, `pix` or `panel`: the dedup scope and the log stream.
     pub provider: &'static str,

@@ -16,12 +16,20 @@ use crate::startup::AppState;
 /// or the one the delivery names although it reports nothing we use (`booking_hint`).
 pub async fn ingest_payment(
     state: &AppState,
+    delivery: Delivery,
+    target: Option<(BookingId, PaymentReport)>,
+) -> Result<Ingested, ApiError> {
+    // Planned on the booking's slots as read: again if it moved before the lock.
+    crate::commands::planned_again(|| ingest_once(state, delivery.clone(), target.clone())).await
+}
+
+async fn ingest_once(
+    state: &AppState,
     mut delivery: Delivery,
     target: Option<(BookingId, PaymentReport)>,
 ) -> Result<Ingested, ApiError> {
     let named = target.as_ref().map(|(id, _)| *id).or(delivery.booking_hint);
-    // The booking's items decide what to lock; they never change once placed (nor does
-    // its customer).
+    // The booking's items decide what to lock (its customer never changes).
     let before = match named {
         Some(id) => find_booking(state, &id).await?,
         None => None,

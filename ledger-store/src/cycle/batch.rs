@@ -196,6 +196,13 @@ async fn attempt(
             appended.push(false);
             continue;
         }
+        // Planned on states that changed before the locks: nothing for it, the caller
+        // plans again.
+        if let Some(why) = job.stale(&world) {
+            results.push(Err(StoreError::Stale(why)));
+            appended.push(false);
+            continue;
+        }
         let facts = job.decide(&world, now);
         let events = facts.len();
         let staged = staging.stage(job.as_ref(), facts, &mut world, now);

@@ -97,6 +97,8 @@ pub(crate) trait Job: Send {
     fn needs(&self) -> &Needs;
     fn key(&self) -> Option<&CommandKey>;
     fn metadata(&self) -> &Value;
+    /// Why the command no longer fits the locked `world`, if it does not ([`Decide::stale`]).
+    fn stale(&self, world: &World) -> Option<String>;
     /// Decides on `world` at `now`; returns the facts and keeps the output.
     fn decide(&mut self, world: &World, now: DateTime<Utc>) -> Vec<ledger_core::domain::Fact>;
     /// The reply to store, rendered from the kept output on the states after the facts.
@@ -127,6 +129,10 @@ where
 
     fn metadata(&self) -> &Value {
         &self.command.metadata
+    }
+
+    fn stale(&self, world: &World) -> Option<String> {
+        self.command.decision.stale(world)
     }
 
     fn decide(&mut self, world: &World, now: DateTime<Utc>) -> Vec<ledger_core::domain::Fact> {

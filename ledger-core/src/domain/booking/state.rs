@@ -168,6 +168,11 @@ impl BookingState {
                 }
                 self.keep_seats |= *keep_seats;
             }
+            BookingEvent::BookingMoved { items, .. } => {
+                if let Some(placed) = &mut self.placed {
+                    placed.items.clone_from(items);
+                }
+            }
         }
     }
 

@@ -421,3 +421,108 @@ fn the_wake_rule_follows_the_recorded_status() {
     expired.apply(&crate::domain::booking::BookingEvent::BookingExpired);
     assert_eq!(wake_at(&expired), None);
 }
+
+/// A world with slots "a", "b" (capacity `capacity`), "c" of another price and "d" of
+/// another activity.
+fn move_world(capacity: u32) -> World {
+    let mut world = world(capacity);
+    let mut dearer = glaciar(capacity);
+    dearer.price = pesos(5_000_000);
+    world.slots.insert(slot_id("c"), scheduled(dearer));
+    let mut other = glaciar(capacity);
+    other.activity_id = crate::ids::ActivityId::parse("rafting").unwrap();
+    world.slots.insert(slot_id("d"), scheduled(other));
+    world
+}
+
+fn moving(n: u16, items: &[(&str, &str, Option<u32>)], operator: bool) -> MoveBooking {
+    MoveBooking {
+        booking_id: booking_id(n),
+        moves: items
+            .iter()
+            .map(|(from, to, seats)| MoveItem {
+                from: slot_id(from),
+                to: slot_id(to),
+                seats: *seats,
+            })
+            .collect(),
+        by: if operator { "op".into() } else { "ana".into() },
+        operator,
+        keep_price: false,
+    }
+}
+
+#[test]
+fn a_held_booking_moves_its_hold_with_its_expiry_and_its_price() {
+    let mut world = move_world(5);
+    run(&mut world, &place(1, &[("a", 2)], true));
+    let before = world.booking(&booking_id(1)).clone();
+    let decided = run(&mut world, &moving(1, &[("a", "b", Some(1))], false));
+    assert_eq!(decided.output, Ok(()));
+    let kinds: Vec<&str> = decided.facts.iter().map(Fact::event_type).collect();
+    assert_eq!(kinds, ["SeatsHeld", "SeatsHeld", "BookingMoved"]);
+    let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
+    assert_eq!((a.held(), b.held()), (1, 1));
+    let expiry = before.placed.as_ref().unwrap().hold_expires_at;
+    assert_eq!(b.seats_of(&booking_id(1)).unwrap().expires_at(), Some(expiry));
+    let after = world.booking(&booking_id(1));
+    let placed = after.placed.as_ref().unwrap();
+    let items: Vec<(&str, u32)> = placed.items.iter().map(|i| (i.slot_id.as_str(), i.seats)).collect();
+    assert_eq!(items, [("a", 1), ("b", 1)]);
+    assert_eq!(placed.total, before.placed.as_ref().unwrap().total, "the price stays");
+    // The rest follows; the booking is then on "b" only.
+    run(&mut world, &moving(1, &[("a", "b", None)], false));
+    let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
+    assert_eq!((a.held(), b.held()), (0, 2));
+    assert_eq!(world.booking(&booking_id(1)).placed.as_ref().unwrap().items.len(), 1);
+}
+
+#[test]
+fn confirmed_seats_move_confirmed_and_a_planned_cancel_or_payment_goes_stale() {
+    let mut world = move_world(5);
+    run(&mut world, &place(1, &[("a", 2)], false));
+    let streams = streams_of(&world, 1);
+    let report = approved(&world, 1);
+    run(&mut world, &PayBooking { streams: streams.clone(), report });
+    let cancel = CancelBooking { streams, by: "op".into(), operator: true, refund: None };
+    assert_eq!(cancel.stale(&world), None);
+    let decided = run(&mut world, &moving(1, &[("a", "b", None)], false));
+    assert_eq!(decided.output, Ok(()));
+    let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
+    assert_eq!((a.confirmed(), b.confirmed(), b.held()), (0, 2, 0));
+    assert!(cancel.stale(&world).is_some(), "planned on slot a, the booking is on b now");
+    let fresh = CancelBooking { streams: streams_of(&world, 1), ..cancel };
+    assert_eq!(fresh.stale(&world), None);
+}
+
+#[test]
+fn a_move_is_refused_whole() {
+    let mut world = move_world(2);
+    run(&mut world, &place(1, &[("a", 2)], false));
+    run(&mut world, &place(2, &[("b", 1)], false));
+    let refused = |world: &World, command: &MoveBooking| {
+        let decided = command.decide(world, now());
+        assert!(decided.facts.is_empty(), "{:?}", decided.facts);
+        decided.output.unwrap_err().code()
+    };
+    assert_eq!(refused(&world, &moving(1, &[("a", "b", None)], false)), "sold_out");
+    assert_eq!(refused(&world, &moving(1, &[("a", "c", None)], false)), "price_differs");
+    assert_eq!(refused(&world, &moving(1, &[("a", "d", None)], false)), "price_differs");
+    assert_eq!(refused(&world, &moving(1, &[("b", "c", None)], false)), "not_movable");
+    assert_eq!(refused(&world, &moving(1, &[("a", "b", Some(3))], false)), "not_movable");
+    assert_eq!(refused(&world, &moving(1, &[("a", "zz", None)], false)), "slot_not_found");
+    let mut stranger = moving(1, &[("a", "b", Some(1))], false);
+    stranger.by = "bea".into();
+    assert_eq!(refused(&world, &stranger), "not_owner");
+    // An operator keeps the booking's price on a dearer slot.
+    let mut keep = moving(1, &[("a", "c", None)], true);
+    keep.keep_price = true;
+    let decided = run(&mut world, &keep);
+    assert_eq!(decided.output, Ok(()));
+    let placed = world.booking(&booking_id(1)).placed.clone().unwrap();
+    assert_eq!(placed.items[0].unit_price, pesos(4_500_000));
+    // Cancelled: nothing moves any more.
+    let streams = streams_of(&world, 1);
+    run(&mut world, &CancelBooking { streams, by: "ana".into(), operator: false, refund: None });
+    assert_eq!(refused(&world, &moving(1, &[("c", "a", None)], true)), "not_movable");
+}

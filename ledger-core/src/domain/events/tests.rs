@@ -282,7 +282,7 @@ fn every_listed_type_has_a_golden_test() {
     // Keep in step with the golden tests above when a type is added.
     // Payment events: `tests/payments.rs`.
     assert_eq!(SlotEvent::EVENT_TYPES.len(), 10);
-    assert_eq!(BookingEvent::EVENT_TYPES.len(), 17);
+    assert_eq!(BookingEvent::EVENT_TYPES.len(), 18);
     assert_eq!(CouponEvent::EVENT_TYPES.len(), 4);
     assert_eq!(SlotEvent::CATEGORY, Category::Slot);
     assert_eq!(BookingEvent::CATEGORY, Category::Booking);

@@ -1,5 +1,5 @@
 //! Property test: over random interleavings of place, cancel, expire, pay (approve and
-//! refund, so confirm and release), block and time steps, on two slots and a coupon —
+//! refund, so confirm and release), move, block and time steps, on two slots and a coupon —
 //! - a decision on the states as the store loads them (each snapshot read back, plus the
 //!   index entries the loader reads: lapsed holds and claims, the entries of the command's
 //!   bookings, every claim of its customer) equals the decision on states folded from all
@@ -48,6 +48,12 @@ enum Op {
         slot: usize,
         block: bool,
     },
+    Move {
+        booking: usize,
+        to: usize,
+        seats: Option<u32>,
+        operator: bool,
+    },
     Advance {
         minutes: i64,
     },
@@ -75,6 +81,9 @@ fn op() -> impl Strategy<Value = Op> {
             |(booking, payment, refund, half)| Op::Pay { booking, payment, refund, half }
         ),
         1 => (0usize..2, any::<bool>()).prop_map(|(slot, block)| Op::Block { slot, block }),
+        2 => (0usize..8, 0usize..3, prop::option::of(1u32..=3), any::<bool>()).prop_map(
+            |(booking, to, seats, operator)| Op::Move { booking, to, seats, operator }
+        ),
         2 => (1i64..=20).prop_map(|minutes| Op::Advance { minutes }),
     ]
 }
@@ -261,6 +270,33 @@ impl Ledger {
                         by: CUSTOMERS[*customer].into(),
                         operator: *operator,
                         refund: None,
+                    });
+                }
+            }
+            Op::Move {
+                booking,
+                to,
+                seats,
+                operator,
+            } => {
+                if let Some((id, streams)) = self.booking(*booking) {
+                    let Some(from) = streams.slots.iter().next().cloned() else {
+                        return;
+                    };
+                    let customer = BookingState::from_events(&self.bookings[&id])
+                        .placed
+                        .map(|p| p.customer)
+                        .unwrap_or_default();
+                    self.run(&MoveBooking {
+                        booking_id: id,
+                        moves: vec![MoveItem {
+                            from,
+                            to: slot_id(SLOTS[*to]),
+                            seats: *seats,
+                        }],
+                        by: customer,
+                        operator: *operator,
+                        keep_price: false,
                     });
                 }
             }

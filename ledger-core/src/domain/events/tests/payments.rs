@@ -248,6 +248,23 @@ fn golden_booking_payment_outcomes() {
         },
     );
     golden(
+        "BookingMoved",
+        r#"{"by":"op-1","from":[{"seats":2,"slot_id":"glaciar-0900","unit_price":{"amount_minor":4500000,"currency":"ARS"}}],"items":[{"seats":2,"slot_id":"glaciar-1400","unit_price":{"amount_minor":4500000,"currency":"ARS"}}]}"#,
+        BookingEvent::BookingMoved {
+            by: "op-1".into(),
+            from: vec![BookingItem {
+                slot_id: slot_id("glaciar-0900"),
+                seats: 2,
+                unit_price: pesos(4_500_000),
+            }],
+            items: vec![BookingItem {
+                slot_id: slot_id("glaciar-1400"),
+                seats: 2,
+                unit_price: pesos(4_500_000),
+            }],
+        },
+    );
+    golden(
         "RefundRequested",
         r#"{"amount":{"amount_minor":450000,"currency":"ARS"},"by":"op-1","parts":[{"amount":{"amount_minor":450000,"currency":"ARS"},"idempotency_key":"k","payment_id":"pi_1","provider":"stripe","provider_refund_id":"re_1","through":{"amount_minor":450000,"currency":"ARS"}}],"refund_id":"0190f5d2-9a10-7c3e-8f00-0000000000a1"}"#,
         BookingEvent::RefundRequested {
