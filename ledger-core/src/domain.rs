@@ -28,8 +28,8 @@ pub use booking::{
 };
 pub use commands::{
     AcceptedRefund, BookingStreams, CancelBooking, ChangeSlot, ExpireBooking, Ingested,
-    IssueCoupon, PayBooking, ReadBooking, Receive, RequestPayment, RequestRefund, RequestedObject,
-    SlotChange,
+    IssueCoupon, MoveBooking, MoveItem, PayBooking, ReadBooking, Receive, RequestPayment,
+    RequestRefund, RequestedObject, SlotChange,
 };
 pub use coupon::{
     claim_coupon, confirm_claim, issue_coupon, release_claim, Claim, CouponCode, CouponEvent,

@@ -64,6 +64,7 @@ impl Modify for BearerAuth {
         commands::payments::start,
         commands::reconcile::run,
         commands::refunds::create,
+        commands::moves::move_booking,
         commands::coupons::issue,
         routes::coupons::list,
         routes::admin::outbox,
@@ -93,6 +94,8 @@ impl Modify for BearerAuth {
         commands::payments::Payer,
         commands::payments::Identification,
         commands::refunds::RefundBody,
+        commands::moves::MoveBody,
+        commands::moves::MoveItemBody,
     )),
     modifiers(&BearerAuth)
 )]

@@ -1,6 +1,6 @@
 //! Outbound to the panel: the feeder turns `BookingPaid` into `booking.confirmed`, and a
-//! later `BookingCancelled` or `BookingRefunded` of a confirmed booking into
-//! `booking.cancelled` or `booking.refunded`, reading the
+//! later `BookingCancelled`, `BookingRefunded` or `BookingMoved` of a confirmed booking
+//! into `booking.cancelled`, `booking.refunded` or `booking.moved` (with `from`), reading the
 //! gap-free feed and enqueuing in the same transaction as its checkpoint. The deliverer
 //! POSTs each row to `LEDGER_PANEL_API_URL`, signed with Standard Webhooks (`webhook-id` =
 //! the ledger event id), any 2xx acknowledging; anything else or no answer in 10 s is
@@ -78,6 +78,19 @@ fn item(
     })
 }
 
+/// `[{"slot_id", "seats"}]` of stored booking items.
+fn slot_seats(items: &Value) -> Value {
+    items
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|i| json!({"slot_id": i["slot_id"], "seats": i["seats"]}))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+        .into()
+}
+
 /// Feeds until caught up: one pass per page, until a pass finds less than a page.
 pub async fn feed(state: &AppState) -> Result<usize, ApiError> {
     let mut enqueued = 0;
@@ -107,6 +120,7 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
                 (Category::Booking, "BookingPaid") => "booking.confirmed",
                 (Category::Booking, "BookingCancelled") => "booking.cancelled",
                 (Category::Booking, "BookingRefunded") => "booking.refunded",
+                (Category::Booking, "BookingMoved") => "booking.moved",
                 _ => return None,
             };
             Some((kind, e))
@@ -129,13 +143,21 @@ pub async fn feed_once(state: &AppState) -> Result<(usize, usize), ApiError> {
         let Some((_, booking)) = booking else {
             continue;
         };
-        items.extend(item(
+        let mut message = item(
             kind,
             e.event_id.as_uuid(),
             &booking_id,
             &booking,
             e.recorded_at,
-        ));
+        );
+        if let (Some(message), "booking.moved") = (&mut message, kind) {
+            // The items before and after this move, from the event itself (the state has
+            // only the latest items, and the booking may have moved again since).
+            let payload = store.event_payload(e.event_id).await?.unwrap_or_default();
+            message.payload["items"] = slot_seats(&payload["items"]);
+            message.payload["from"] = slot_seats(&payload["from"]);
+        }
+        items.extend(message);
     }
     store
         .enqueue_outbox(CONSUMER, page.next, &items, state.clock.now())

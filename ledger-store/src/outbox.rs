@@ -77,6 +77,19 @@ impl Store {
         Ok(row.try_get(0)?)
     }
 
+    /// One event's stored payload (as written, before any upcast), `None` if no event has
+    /// this id. For the few events whose message needs more than the stream's state.
+    pub async fn event_payload(
+        &self,
+        event_id: ledger_core::EventId,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(sql::EVENT_PAYLOAD, &[&event_id.as_uuid()])
+            .await?;
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
+    }
+
     /// Enqueues `items` (idempotently, by event id) and moves `name`'s checkpoint to
     /// `cursor`, in one transaction.
     pub async fn enqueue_outbox(

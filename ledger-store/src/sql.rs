@@ -229,6 +229,9 @@ SELECT cursor FROM consumer_checkpoints WHERE name = $1";
 pub const OUTBOX_CONFIRMED: &str = "\
 SELECT EXISTS (SELECT 1 FROM outbox WHERE booking_id = $1 AND kind = 'booking.confirmed')";
 
+/// One event's payload, by its event id.
+pub const EVENT_PAYLOAD: &str = "SELECT payload FROM events WHERE event_id = $1";
+
 /// A feeder page's rows, all due at `$5`.
 /// In the order given (feed order): `seq` is assigned row by row.
 pub const OUTBOX_ENQUEUE: &str = "\

@@ -16,6 +16,7 @@ mod feed;
 mod health;
 mod limits;
 mod logs;
+mod moves;
 mod operations;
 mod outbox;
 mod privacy;

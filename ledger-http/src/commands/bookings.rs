@@ -208,14 +208,19 @@ async fn cancel_once(
         operator,
         refund,
     };
-    let (answer, _) = run(state, meta, decision, move |outcome, world, now| match outcome {
-        Ok(()) => Reply {
-            status: StatusCode::OK,
-            body: booking_view(&id, world.booking(&id), now),
-            with_cursor: true,
+    let (answer, _) = run(
+        state,
+        meta,
+        decision,
+        move |outcome, world, now| match outcome {
+            Ok(()) => Reply {
+                status: StatusCode::OK,
+                body: booking_view(&id, world.booking(&id), now),
+                with_cursor: true,
+            },
+            Err(r) => Reply::rejected(&problem(r)),
         },
-        Err(r) => Reply::rejected(&problem(r)),
-    })
+    )
     .await?;
     Ok(answer)
 }

@@ -12,6 +12,7 @@
 
 pub mod bookings;
 pub mod coupons;
+pub mod moves;
 pub mod payments;
 pub mod reconcile;
 pub mod refunds;

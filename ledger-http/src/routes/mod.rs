@@ -80,6 +80,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(commands::payments::start)),
         )
         .service(
+            resource("/v1/bookings/{booking_id}/move")
+                .route(web::post().to(commands::moves::move_booking)),
+        )
+        .service(
             resource("/v1/bookings/{booking_id}/refunds")
                 .route(web::post().to(commands::refunds::create)),
         )

@@ -152,7 +152,11 @@ impl MoveBooking {
                 return Err(Rejection::SlotBlocked);
             }
             cutoff(slot)?;
-            let from_activity = world.slot(&item.slot_id).spec.as_ref().map(|s| &s.activity_id);
+            let from_activity = world
+                .slot(&item.slot_id)
+                .spec
+                .as_ref()
+                .map(|s| &s.activity_id);
             if from_activity != Some(&spec.activity_id) {
                 return Err(Rejection::PriceDiffers(format!(
                     "{to} is a departure of another activity"
@@ -265,4 +269,3 @@ impl MoveBooking {
         Ok(facts)
     }
 }
-

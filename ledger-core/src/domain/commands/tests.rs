@@ -464,17 +464,37 @@ fn a_held_booking_moves_its_hold_with_its_expiry_and_its_price() {
     let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
     assert_eq!((a.held(), b.held()), (1, 1));
     let expiry = before.placed.as_ref().unwrap().hold_expires_at;
-    assert_eq!(b.seats_of(&booking_id(1)).unwrap().expires_at(), Some(expiry));
+    assert_eq!(
+        b.seats_of(&booking_id(1)).unwrap().expires_at(),
+        Some(expiry)
+    );
     let after = world.booking(&booking_id(1));
     let placed = after.placed.as_ref().unwrap();
-    let items: Vec<(&str, u32)> = placed.items.iter().map(|i| (i.slot_id.as_str(), i.seats)).collect();
+    let items: Vec<(&str, u32)> = placed
+        .items
+        .iter()
+        .map(|i| (i.slot_id.as_str(), i.seats))
+        .collect();
     assert_eq!(items, [("a", 1), ("b", 1)]);
-    assert_eq!(placed.total, before.placed.as_ref().unwrap().total, "the price stays");
+    assert_eq!(
+        placed.total,
+        before.placed.as_ref().unwrap().total,
+        "the price stays"
+    );
     // The rest follows; the booking is then on "b" only.
     run(&mut world, &moving(1, &[("a", "b", None)], false));
     let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
     assert_eq!((a.held(), b.held()), (0, 2));
-    assert_eq!(world.booking(&booking_id(1)).placed.as_ref().unwrap().items.len(), 1);
+    assert_eq!(
+        world
+            .booking(&booking_id(1))
+            .placed
+            .as_ref()
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -483,15 +503,32 @@ fn confirmed_seats_move_confirmed_and_a_planned_cancel_or_payment_goes_stale() {
     run(&mut world, &place(1, &[("a", 2)], false));
     let streams = streams_of(&world, 1);
     let report = approved(&world, 1);
-    run(&mut world, &PayBooking { streams: streams.clone(), report });
-    let cancel = CancelBooking { streams, by: "op".into(), operator: true, refund: None };
+    run(
+        &mut world,
+        &PayBooking {
+            streams: streams.clone(),
+            report,
+        },
+    );
+    let cancel = CancelBooking {
+        streams,
+        by: "op".into(),
+        operator: true,
+        refund: None,
+    };
     assert_eq!(cancel.stale(&world), None);
     let decided = run(&mut world, &moving(1, &[("a", "b", None)], false));
     assert_eq!(decided.output, Ok(()));
     let (a, b) = (world.slot(&slot_id("a")), world.slot(&slot_id("b")));
     assert_eq!((a.confirmed(), b.confirmed(), b.held()), (0, 2, 0));
-    assert!(cancel.stale(&world).is_some(), "planned on slot a, the booking is on b now");
-    let fresh = CancelBooking { streams: streams_of(&world, 1), ..cancel };
+    assert!(
+        cancel.stale(&world).is_some(),
+        "planned on slot a, the booking is on b now"
+    );
+    let fresh = CancelBooking {
+        streams: streams_of(&world, 1),
+        ..cancel
+    };
     assert_eq!(fresh.stale(&world), None);
 }
 
@@ -505,12 +542,30 @@ fn a_move_is_refused_whole() {
         assert!(decided.facts.is_empty(), "{:?}", decided.facts);
         decided.output.unwrap_err().code()
     };
-    assert_eq!(refused(&world, &moving(1, &[("a", "b", None)], false)), "sold_out");
-    assert_eq!(refused(&world, &moving(1, &[("a", "c", None)], false)), "price_differs");
-    assert_eq!(refused(&world, &moving(1, &[("a", "d", None)], false)), "price_differs");
-    assert_eq!(refused(&world, &moving(1, &[("b", "c", None)], false)), "not_movable");
-    assert_eq!(refused(&world, &moving(1, &[("a", "b", Some(3))], false)), "not_movable");
-    assert_eq!(refused(&world, &moving(1, &[("a", "zz", None)], false)), "slot_not_found");
+    assert_eq!(
+        refused(&world, &moving(1, &[("a", "b", None)], false)),
+        "sold_out"
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("a", "c", None)], false)),
+        "price_differs"
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("a", "d", None)], false)),
+        "price_differs"
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("b", "c", None)], false)),
+        "not_movable"
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("a", "b", Some(3))], false)),
+        "not_movable"
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("a", "zz", None)], false)),
+        "slot_not_found"
+    );
     let mut stranger = moving(1, &[("a", "b", Some(1))], false);
     stranger.by = "bea".into();
     assert_eq!(refused(&world, &stranger), "not_owner");
@@ -523,6 +578,17 @@ fn a_move_is_refused_whole() {
     assert_eq!(placed.items[0].unit_price, pesos(4_500_000));
     // Cancelled: nothing moves any more.
     let streams = streams_of(&world, 1);
-    run(&mut world, &CancelBooking { streams, by: "ana".into(), operator: false, refund: None });
-    assert_eq!(refused(&world, &moving(1, &[("c", "a", None)], true)), "not_movable");
+    run(
+        &mut world,
+        &CancelBooking {
+            streams,
+            by: "ana".into(),
+            operator: false,
+            refund: None,
+        },
+    );
+    assert_eq!(
+        refused(&world, &moving(1, &[("c", "a", None)], true)),
+        "not_movable"
+    );
 }
