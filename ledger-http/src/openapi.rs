@@ -70,6 +70,7 @@ impl Modify for BearerAuth {
         routes::admin::outbox,
         routes::admin::requeue,
         routes::operations::manifest,
+        routes::operations::sales,
         commands::subjects::erase,
         problems::describe,
         routes::admin::projections,

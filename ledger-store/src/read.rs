@@ -122,6 +122,8 @@ pub struct FoldEvent<'a> {
     pub schema_version: i32,
     /// The payload's JSON text, as stored.
     pub payload: &'a str,
+    /// When the event was committed (for read models that count by day).
+    pub recorded_at: DateTime<Utc>,
 }
 
 /// A page of the global feed as [`FoldRows`]; `next` as in [`FeedPage`].
@@ -182,6 +184,7 @@ fn decode_fold(row: &Row) -> Result<FoldEvent<'_>, StoreError> {
         event_type: row.try_get(2)?,
         schema_version: row.try_get(3)?,
         payload: payload.0,
+        recorded_at: row.try_get(7)?,
     })
 }
 

@@ -175,7 +175,7 @@ pub fn read_all() -> String {
 /// The columns a projection's fold reads (see `read::FoldRows`), in this order.
 const FOLD_COLUMNS: &str =
     "stream_id, stream_version, event_type, schema_version, payload, global_position, \
-     tx_id::text AS tx_text";
+     tx_id::text AS tx_text, recorded_at";
 
 /// [`read_stream`] with [`FOLD_COLUMNS`].
 pub fn read_stream_folds() -> String {

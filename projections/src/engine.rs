@@ -248,6 +248,11 @@ impl Engine {
         let generation: i32 = row.try_get(0)?;
         tx.batch_execute(&sql::create_table(&model.table(generation)))
             .await?;
+        if model == ReadModel::Sales {
+            // Reports read a range of days across every key.
+            tx.batch_execute(&sql::index_at(&model.table(generation)))
+                .await?;
+        }
         tx.commit().await?;
         Ok(generation)
     }
@@ -353,6 +358,19 @@ impl Engine {
                 }
                 ReadModel::Coupons => {
                     fold::<CouponState>(tx, model, &table, &ordered, &mut rows).await?
+                }
+                ReadModel::Sales => {
+                    // Its rows are its own (a refund adds one): written here, whole.
+                    let written = crate::sales::fold(&ordered, &rows)?;
+                    let ids: Vec<&str> = written.iter().map(|r| r.0.as_str()).collect();
+                    let versions: Vec<i64> = written.iter().map(|r| r.1).collect();
+                    let states: Vec<&Value> = written.iter().map(|r| &r.2).collect();
+                    let keys: Vec<Option<&str>> = written.iter().map(|r| r.3.as_deref()).collect();
+                    let ats: Vec<Option<DateTime<Utc>>> = written.iter().map(|r| r.4).collect();
+                    let upsert = tx.prepare_cached(&sql::upsert_states(&table)).await?;
+                    tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
+                        .await?;
+                    rows.clear();
                 }
             }
             // Only the rows this page changed: a stream whose events in the page were all
@@ -701,6 +719,27 @@ impl Engine {
             .await?;
         rows.iter()
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
+    /// Rows whose time column is within [from, to), by time: (stream id, key, time, state).
+    pub async fn states_between(
+        &self,
+        model: ReadModel,
+        generation: i32,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(String, Option<String>, DateTime<Utc>, Value)>, ProjectionError> {
+        let client = self.store.client().await?;
+        let rows = client
+            .query(
+                &sql::states_between(&model.table(generation)),
+                &[&from, &to, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?)))
             .collect()
     }
 

@@ -12,8 +12,10 @@
 mod engine;
 mod fold;
 mod models;
+mod sales;
 mod sql;
 
 pub use engine::{Engine, GenerationInfo, ProjectionError, BATCH_EVENTS};
 pub use fold::EntryRow;
 pub use models::ReadModel;
+pub use sales::{Returned, Sale};

@@ -1,6 +1,6 @@
 //! The read models: per-stream state of slots (availability), bookings (status and
-//! payments) and coupons, each folded with the domain's `evolve` and stored as JSON with
-//! the columns queries filter on.
+//! payments) and coupons, each folded with the domain's `evolve`, and sales (`sales`),
+//! stored as JSON with the columns queries filter on.
 
 use chrono::{DateTime, Utc};
 use ledger_core::domain::{BookingState, CouponState, SlotState};
@@ -13,13 +13,16 @@ pub enum ReadModel {
     SlotAvailability,
     BookingStatus,
     Coupons,
+    /// What the sales report sums (`crate::sales`).
+    Sales,
 }
 
 impl ReadModel {
-    pub const ALL: [ReadModel; 3] = [
+    pub const ALL: [ReadModel; 4] = [
         ReadModel::SlotAvailability,
         ReadModel::BookingStatus,
         ReadModel::Coupons,
+        ReadModel::Sales,
     ];
 
     pub fn name(self) -> &'static str {
@@ -27,6 +30,7 @@ impl ReadModel {
             ReadModel::SlotAvailability => "slot_availability",
             ReadModel::BookingStatus => "booking_status",
             ReadModel::Coupons => "coupons",
+            ReadModel::Sales => "sales",
         }
     }
 
@@ -40,6 +44,7 @@ impl ReadModel {
     pub fn version(self) -> i32 {
         match self {
             ReadModel::SlotAvailability | ReadModel::Coupons | ReadModel::BookingStatus => 2,
+            ReadModel::Sales => 1,
         }
     }
 
@@ -47,7 +52,7 @@ impl ReadModel {
     pub fn category(self) -> Category {
         match self {
             ReadModel::SlotAvailability => Category::Slot,
-            ReadModel::BookingStatus => Category::Booking,
+            ReadModel::BookingStatus | ReadModel::Sales => Category::Booking,
             ReadModel::Coupons => Category::Coupon,
         }
     }

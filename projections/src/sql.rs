@@ -175,6 +175,19 @@ pub fn states_by_key(table: &str) -> String {
     )
 }
 
+/// An index on the time column alone (the sales model: a report reads a range of days).
+pub fn index_at(table: &str) -> String {
+    format!("CREATE INDEX IF NOT EXISTS {table}_at ON {table} (at) WHERE at IS NOT NULL")
+}
+
+/// Rows within [from, to) on the time column, by time.
+pub fn states_between(table: &str) -> String {
+    format!(
+        "SELECT stream_id, key, at, state FROM {table}
+         WHERE at >= $1 AND at < $2 ORDER BY at, stream_id LIMIT $3"
+    )
+}
+
 pub fn states_page(table: &str) -> String {
     format!("SELECT stream_id, state FROM {table} ORDER BY stream_id LIMIT $1")
 }

@@ -121,6 +121,10 @@ proptest! {
                 assert_eq!(incremental, from_zero, "{}", model.name());
                 let entries = engine.entries(model, live.generation).await.unwrap();
                 assert_eq!(entries, engine.entries(model, rebuilt).await.unwrap(), "{} entries", model.name());
+                // Per-stream models hold each stream's own state; sales rows are its own.
+                if model == ReadModel::Sales {
+                    continue;
+                }
                 for (stream, version, state) in &incremental {
                     let head = app.state.store.stream_head(&ledger_core::StreamId::parse(stream).unwrap()).await.unwrap().unwrap();
                     assert_eq!(*version, head.version, "{stream}");
@@ -291,7 +295,11 @@ async fn admins_see_projections_and_start_a_rebuild() {
         ledger_tests::app::status_json(app.get("/v1/admin/projections", Some(&admin)).await).await;
     assert_eq!(status, 200, "{body}");
     let list = body["projections"].as_array().unwrap();
-    assert_eq!(list.len(), 3);
+    assert_eq!(
+        list.len(),
+        ReadModel::ALL.len(),
+        "one live generation per read model"
+    );
     assert!(list.iter().all(|p| p["state"] == "live"
         && p["version"]
             == ReadModel::parse(p["name"].as_str().unwrap())

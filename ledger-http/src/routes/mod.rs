@@ -69,6 +69,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/slots/{slot_id}/manifest").route(web::get().to(operations::manifest)),
         )
+        .service(resource("/v1/reports/sales").route(web::get().to(operations::sales)))
         .service(resource("/v1/bookings").route(web::post().to(commands::bookings::place)))
         .service(resource("/v1/bookings/{booking_id}").route(web::get().to(bookings::get)))
         .service(

@@ -4,6 +4,15 @@
 //! amounts (the `booking_status` read model). Held, partially paid and paid bookings only:
 //! a lapsed hold is not on it. Both read models are projections of the ledger, rebuilt
 //! from position 0 like any other; `as_of` is the older of their two checkpoints.
+//!
+//! `GET /v1/reports/sales?from&to&group_by=day|activity` — from the `sales` read model:
+//! each paid booking counts (bookings, seats, gross, discounts) on the local day, in its
+//! activity's time zone, of its payment, and each refund or chargeback of a paid booking
+//! on the local day it was confirmed; net = gross − discounts − refunds. A booking counts
+//! toward the activity of its first item's slot (its time zone gives the day). `as_of` is
+//! the sales model's checkpoint.
+
+use std::collections::BTreeMap;
 
 use actix_web::{web, HttpResponse};
 use chrono::SecondsFormat;
@@ -127,6 +136,183 @@ pub async fn manifest(
     };
     older.stamp(&mut view);
     if slots.stale || bookings_read.stale {
+        view["stale"] = true.into();
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Longest range of days one sales report covers.
+const MAX_REPORT_DAYS: i64 = 366;
+/// Most rows (sales and refunds) one report reads; a busier range is refused (422) rather
+/// than read without bound.
+const MAX_REPORT_ROWS: i64 = 200_000;
+/// The widest offset of a time zone from UTC: a local day lies within this of its UTC day.
+const MAX_ZONE_OFFSET_HOURS: i64 = 14;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SalesQuery {
+    pub from: String,
+    pub to: String,
+    pub group_by: String,
+    pub min_cursor: Option<String>,
+}
+
+/// One report row being summed.
+#[derive(Default)]
+struct Tally {
+    bookings: u64,
+    seats: u64,
+    gross: i128,
+    discounts: i128,
+    refunds: i128,
+}
+
+fn report_date(text: &str, name: &str) -> Result<chrono::NaiveDate, ApiError> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        ApiError::bad_request("invalid_query", format!("{name} is a date, YYYY-MM-DD"))
+    })
+}
+
+fn report_money(minor: i128, currency: ledger_core::Currency) -> Value {
+    // Sums of money bounded per booking, over at most MAX_REPORT_ROWS rows: within i64.
+    json!({"amount_minor": i64::try_from(minor).unwrap_or(i64::MAX), "currency": currency.as_str()})
+}
+
+/// Sales by day or by activity (operator): paid bookings counted on the activity's local
+/// day of their payment, refunds on the day the provider confirmed them.
+#[utoipa::path(get, path = "/v1/reports/sales", security(("bearer" = [])),
+    params(("from" = String, Query, description = "YYYY-MM-DD, the activity's local day"), ("to" = String, Query, description = "YYYY-MM-DD, included"),
+           ("group_by" = String, Query, description = "day | activity"), ("min_cursor" = Option<String>, Query)),
+    responses((status = 200, description = "{\"rows\": [{\"key\", \"currency\", \"bookings\", \"seats\", \"gross\", \"discounts\", \"refunds\", \"net\"}], \"as_of\"}"),
+              (status = 400, body = crate::openapi::ProblemDoc), (status = 422, body = crate::openapi::ProblemDoc)))]
+pub async fn sales(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<SalesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Operator, Role::Admin])?;
+    let (from, to) = (
+        report_date(&query.from, "from")?,
+        report_date(&query.to, "to")?,
+    );
+    let by_day = match query.group_by.as_str() {
+        "day" => true,
+        "activity" => false,
+        _ => {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                "group_by is day or activity",
+            ))
+        }
+    };
+    let days = (to - from).num_days() + 1;
+    if !(1..=MAX_REPORT_DAYS).contains(&days) {
+        return Err(ApiError::unprocessable(
+            "invalid_range",
+            format!("from is on or before to, at most {MAX_REPORT_DAYS} days apart"),
+        ));
+    }
+    let min_cursor = query.min_cursor.as_deref();
+    let sales = fresh(&state, ReadModel::Sales, min_cursor).await?;
+    let slots = fresh(&state, ReadModel::SlotAvailability, min_cursor).await?;
+    // Every row whose instant may fall on a local day of the range, in any time zone.
+    let margin = chrono::Duration::hours(MAX_ZONE_OFFSET_HOURS);
+    let start = from.and_time(chrono::NaiveTime::MIN).and_utc() - margin;
+    let end = (to + chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        + margin;
+    let rows = sales
+        .engine
+        .states_between(
+            ReadModel::Sales,
+            sales.generation,
+            start,
+            end,
+            MAX_REPORT_ROWS + 1,
+        )
+        .await
+        .map_err(projection_error)?;
+    if rows.len() as i64 > MAX_REPORT_ROWS {
+        return Err(ApiError::unprocessable(
+            "invalid_range",
+            format!(
+                "more than {MAX_REPORT_ROWS} sales and refunds in the range: ask for fewer days"
+            ),
+        ));
+    }
+    // The activity and time zone of every slot the rows name.
+    let mut streams: Vec<String> = rows
+        .iter()
+        .filter_map(|(_, key, _, _)| key.as_ref().map(|slot| format!("slot-{slot}")))
+        .collect();
+    streams.sort_unstable();
+    streams.dedup();
+    let specs: std::collections::HashMap<String, ledger_core::domain::SlotSpec> = slots
+        .engine
+        .states_of(ReadModel::SlotAvailability, slots.generation, &streams)
+        .await
+        .map_err(projection_error)?
+        .into_iter()
+        .filter_map(|(stream, value)| {
+            let slot: SlotState = serde_json::from_value(value).ok()?;
+            Some((stream.strip_prefix("slot-")?.to_owned(), slot.spec?))
+        })
+        .collect();
+    let mut tallies: BTreeMap<(String, String), (ledger_core::Currency, Tally)> = BTreeMap::new();
+    for (stream, key, at, value) in rows {
+        let Some(spec) = key.as_ref().and_then(|slot| specs.get(slot)) else {
+            continue; // a slot the availability model has not folded yet
+        };
+        let day = at.with_timezone(&spec.time_zone).date_naive();
+        if day < from || day > to {
+            continue;
+        }
+        let group = if by_day {
+            day.format("%Y-%m-%d").to_string()
+        } else {
+            spec.activity_id.as_str().to_owned()
+        };
+        if stream.contains('#') {
+            let returned: projections::Returned =
+                serde_json::from_value(value).map_err(unreadable)?;
+            let currency = returned.amount.currency();
+            let (_, tally) = tallies
+                .entry((group, currency.as_str().to_owned()))
+                .or_insert_with(|| (currency, Tally::default()));
+            tally.refunds += i128::from(returned.amount.minor());
+        } else {
+            let sale: projections::Sale = serde_json::from_value(value).map_err(unreadable)?;
+            let Some(gross) = sale.gross else { continue };
+            let currency = gross.currency();
+            let (_, tally) = tallies
+                .entry((group, currency.as_str().to_owned()))
+                .or_insert_with(|| (currency, Tally::default()));
+            tally.bookings += 1;
+            tally.seats += u64::from(sale.seats);
+            tally.gross += i128::from(gross.minor());
+            tally.discounts += i128::from(sale.discount.map_or(0, |d| d.minor()));
+        }
+    }
+    let rows: Vec<Value> = tallies
+        .into_iter()
+        .map(|((key, _), (currency, t))| {
+            json!({
+                "key": key,
+                "currency": currency.as_str(),
+                "bookings": t.bookings,
+                "seats": t.seats,
+                "gross": report_money(t.gross, currency),
+                "discounts": report_money(t.discounts, currency),
+                "refunds": report_money(t.refunds, currency),
+                "net": report_money(t.gross - t.discounts - t.refunds, currency),
+            })
+        })
+        .collect();
+    let mut view = json!({ "rows": rows });
+    sales.stamp(&mut view);
+    if slots.stale {
         view["stale"] = true.into();
     }
     Ok(HttpResponse::Ok().json(view))
