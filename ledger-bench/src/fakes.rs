@@ -10,7 +10,8 @@ use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use serde_json::Value;
 
 /// Mercado Pago's payments API: `GET /v1/payments/{id}` answers the configured payment
-/// (404 if none) after `delay`; `fail_next` makes the next calls answer 500.
+/// (404 if none) after `delay`; `fail_next` makes the next calls (payments and refunds)
+/// answer 500.
 #[derive(Clone, Default)]
 pub struct FakeMercadoPago {
     pub url: String,
@@ -72,6 +73,13 @@ impl FakeMercadoPago {
             .lock()
             .unwrap()
             .push((payment_id.to_owned(), key.clone(), text));
+        {
+            let mut fail = self.fail_next.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return HttpResponse::InternalServerError().finish();
+            }
+        }
         let mut refunds = self.refunds.lock().unwrap();
         if let Some(done) = refunds.get(&key) {
             return HttpResponse::Created().json(done);

@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use crate::api_support::{availability, book, customer, operator, put_slot, put_slot_with};
 use crate::webhook_support::{booking, held_booking, intent, post_stripe, stripe_event};
 use crate::webhooks_others::feed_until;
+use crate::write_path::three_ways;
 
 async fn move_booking(
     app: &TestApp,
@@ -171,7 +172,8 @@ async fn a_held_booking_moves_with_its_hold_and_price_and_the_rules_hold() {
 
 #[tokio::test]
 async fn twenty_concurrent_moves_into_five_free_seats_oversell_nothing() {
-    let app = Arc::new(spawn_app(fresh_db().await.store()).await);
+    let db = fresh_db().await;
+    let app = Arc::new(spawn_app(db.store()).await);
     put_slot(&app, "crowd", 20).await;
     slot(&app, "spare", 5, 4_500_000, "glaciar-trek").await;
     let mut ids = Vec::new();
@@ -209,6 +211,11 @@ async fn twenty_concurrent_moves_into_five_free_seats_oversell_nothing() {
         ),
         (Some(15), Some(5), Some(0))
     );
+    // The fold of each slot's events, its snapshot's counters and its `slot_holds` rows.
+    let client = db.client().await;
+    let store = &app.state.store;
+    assert_eq!(three_ways(store, &client, "crowd").await, [(15, 0); 3]);
+    assert_eq!(three_ways(store, &client, "spare").await, [(5, 0); 3]);
     let on_spare = futures_count(&app, &ids, "spare").await;
     assert_eq!(on_spare, 5, "exactly the five moved bookings name the slot");
     let report = replay_tools::verify::verify(

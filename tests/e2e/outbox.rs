@@ -16,7 +16,7 @@ use ledger_tests::fakes::{FakePanel, FakeStripe};
 use ledger_tests::fresh_db;
 use serde_json::json;
 
-use crate::api_support::operator;
+use crate::api_support::{availability, operator};
 use crate::webhook_support::{booking, held_booking, intent, post_stripe, stripe_event};
 use crate::webhooks_others::feed_until;
 
@@ -80,6 +80,11 @@ async fn a_bookings_messages_reach_the_panel_in_ledger_order_without_holding_up_
         post_stripe(&app, &stripe_event("evt_out_r", "charge.refunded", charge)).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("applied")));
     assert_eq!(booking(&app, &a).await["status"], "refunded");
+    assert_eq!(
+        availability(&app, "ord-a").await["available"],
+        5,
+        "seats released"
+    );
     let b = paid(&app, "ord-b", 2).await;
     assert_eq!(feed_until(&app, 4).await, 4);
     panel.fail_message(&a, "booking.confirmed", 3);

@@ -82,8 +82,28 @@ async fn split_mercadopago_payments_are_refunded_newest_first_once_and_counted_o
     );
     assert_eq!(booking(&app, &id).await["status"], "paid");
 
-    // Half: all of the newest payment, then part of the older one.
+    // Half: all of the newest payment, then part of the older one. Mercado Pago fails the
+    // first time: 502, nothing recorded; the retry sends the same keys.
     let half = json!({"amount": ars(4_500_000), "reason": "guide ill, Ana Souza moves next week"});
+    mp.fail_next(3);
+    let (status, failed, _) = refund(&app, &id, "r-1", &half).await;
+    assert_eq!(
+        (status, failed["code"].as_str()),
+        (502, Some("provider_unavailable"))
+    );
+    let types = event_types(&app, &format!("booking-{id}")).await;
+    assert!(
+        !types.contains(&"RefundRequested".to_owned()),
+        "nothing recorded"
+    );
+    let failed_keys: Vec<String> = mp
+        .refund_requests
+        .lock()
+        .unwrap()
+        .drain(..)
+        .map(|(_, k, _)| k)
+        .collect();
+    assert_eq!(failed_keys.len(), 3, "three attempts");
     let (status, first, _) = refund(&app, &id, "r-1", &half).await;
     assert_eq!(status, 201, "{first}");
     assert_eq!(first["status"], "pending");
@@ -109,6 +129,10 @@ async fn split_mercadopago_payments_are_refunded_newest_first_once_and_counted_o
             ("501", k501.as_str(), r#"{"amount":15000.00}"#)
         ],
         "exact decimals, keys derived from the booking, the payment and the money"
+    );
+    assert!(
+        failed_keys.iter().all(|k| *k == k502),
+        "the failed attempts asked under the same key"
     );
     // Nothing counts before the provider confirms.
     let view = booking(&app, &id).await;

@@ -109,7 +109,7 @@ fn answer<O: std::fmt::Debug>(executed: Executed<O>) -> (u16, Value, bool) {
 
 /// The slot folded from its events, its snapshot's counters, and its `slot_holds` rows
 /// (count and seats): the three must agree.
-async fn three_ways(
+pub(crate) async fn three_ways(
     store: &Store,
     client: &tokio_postgres::Client,
     slot_id: &str,
