@@ -791,6 +791,27 @@ impl Api {
         let body = resp.json().await.unwrap_or(Value::Null);
         Ok((status, body))
     }
+
+    /// A command: POST `body` with `token` and an `Idempotency-Key`; status and JSON body.
+    pub async fn post(
+        &self,
+        token: &str,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Value)> {
+        let resp = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
 }
 
 /// The Stripe event a provider sends when `booking_id` is paid in full.

@@ -1,7 +1,11 @@
 //! `panel`: the activity panel unreachable (nothing listening on its port) while bookings
-//! are paid, for `--down-seconds`; the service must stay healthy and the outbox back off.
-//! Then a receiver comes up on the same port and every `booking.confirmed` must arrive
-//! (deduplicated by `webhook-id`), with nothing dead-lettered.
+//! are paid — and some of them then cancelled by an operator, which refunds them through
+//! Stripe (a fake on loopback) and Stripe's `charge.refunded` confirms — for
+//! `--down-seconds`; the service must stay healthy and the outbox back off, a booking's
+//! later messages waiting behind its first. Then a receiver comes up on the same port and
+//! every message must arrive (deduplicated by `webhook-id`), each booking's in ledger order
+//! (`booking.confirmed`, then `booking.cancelled`, then `booking.refunded`), with nothing
+//! dead-lettered.
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
@@ -19,12 +23,19 @@ use super::{
     book_until_acked, check_paid_once, check_verify, deliver_until_acked, secs, tally, Answer,
     FaultReport,
 };
+use crate::fakes::FakeStripe;
 use crate::harness::{
-    free_port, stripe_paid, Api, Bench, Service, ServiceOptions, PANEL_OUTBOUND_SECRET,
+    free_port, stripe_paid, Api, Bench, Service, ServiceOptions, CURRENCY,
+    PANEL_OUTBOUND_SECRET,
 };
 
-/// Bookings paid while the panel is away.
+/// Bookings paid while the panel is away…
 const BOOKINGS: usize = 50;
+/// …of which an operator cancels (and so refunds) this many.
+const CANCELLED: usize = 10;
+/// Messages the panel must receive: a confirmation per booking, a cancellation and a
+/// refund per cancelled one.
+const MESSAGES: usize = BOOKINGS + 2 * CANCELLED;
 /// How long the drain may take once the panel is back (the next attempt of a row can be
 /// up to 1.5 × its doubled delay away).
 const DRAIN_LIMIT: Duration = Duration::from_secs(300);
@@ -141,7 +152,10 @@ async fn serve(mut socket: TcpStream, inbox: Inbox) {
 #[derive(Debug, Default)]
 struct OutboxState {
     by_state: BTreeMap<String, i64>,
+    /// Attempts of each `booking.confirmed` row…
     attempts: Vec<i32>,
+    /// …and of each later message of a booking (which waits behind its confirmation).
+    later_attempts: Vec<i32>,
     errors: BTreeMap<String, i64>,
     /// Seconds until the latest scheduled attempt of a pending row.
     latest_next_in: f64,
@@ -154,14 +168,18 @@ async fn outbox_state(bench: &Bench) -> anyhow::Result<OutboxState> {
         .await?
         .query(
             "SELECT state, attempts, coalesce(last_error, ''), \
-             extract(epoch FROM next_attempt_at - now())::float8 FROM outbox",
+             extract(epoch FROM next_attempt_at - now())::float8, kind FROM outbox",
             &[],
         )
         .await?;
     let mut s = OutboxState::default();
     for r in &rows {
         *s.by_state.entry(r.get(0)).or_default() += 1;
-        s.attempts.push(r.get(1));
+        if r.get::<_, String>(4) == "booking.confirmed" {
+            s.attempts.push(r.get(1));
+        } else {
+            s.later_attempts.push(r.get(1));
+        }
         let e: String = r.get(2);
         if !e.is_empty() {
             *s.errors.entry(e).or_default() += 1;
@@ -180,10 +198,15 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     );
     let bench = Bench::start("panel", Durability::Durable).await?;
     let panel_addr = free_port()?;
+    let stripe = FakeStripe::start().await;
     let service = Service::start(
         &bench,
         &ServiceOptions {
             panel_url: Some(format!("http://{panel_addr}/ledger/events")),
+            env: vec![
+                ("LEDGER_STRIPE_API_URL", stripe.url.clone()),
+                ("LEDGER_STRIPE_SECRET_KEY", "sk_test_ledger_bench".to_owned()),
+            ],
             ..ServiceOptions::default()
         },
     )
@@ -195,6 +218,8 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
 
     // Bookings paid while nothing listens on the panel's port.
     let mut paid_ids = HashSet::new();
+    let mut paid: Vec<String> = Vec::new();
+    let mut cancelled: Vec<String> = Vec::new();
     for i in 0..BOOKINGS {
         let mut ignore = |_: &Answer, _: Instant, _: Instant| {};
         let a = book_until_acked(
@@ -224,11 +249,45 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         )
         .await?;
         check!(d.status == "applied", "payment {i} answered {}", d.status);
+        let currency = CURRENCY.to_ascii_lowercase();
+        stripe.put_intent(&format!("pi_{booking_id}"), &booking_id, amount_minor, &currency);
+        paid.push(booking_id.clone());
         paid_ids.insert(booking_id);
     }
+    // An operator cancels some: each cancel asks Stripe for the full refund, and Stripe's
+    // `charge.refunded` confirms it.
+    for (i, booking_id) in paid.iter().take(CANCELLED).enumerate() {
+        let path = format!("/v1/bookings/{booking_id}/cancel");
+        let (status, body) = api
+            .post(&operator, &path, &format!("panel-cancel-{i}"), &serde_json::json!({}))
+            .await?;
+        check!(
+            status == 200 && body["status"] == "cancelled",
+            "cancel {i} answered {status}: {body}"
+        );
+        let charge = stripe
+            .charge(&format!("pi_{booking_id}"))
+            .ok_or_else(|| anyhow::anyhow!("no charge for booking {i}"))?;
+        let event = serde_json::json!({"id": format!("evt_panel_refund_{i}"), "object": "event",
+            "type": "charge.refunded", "data": {"object": charge}});
+        let d = deliver_until_acked(
+            &api,
+            &event,
+            Duration::from_millis(200),
+            Duration::from_secs(30),
+        )
+        .await?;
+        check!(d.status == "applied", "refund {i} answered {}", d.status);
+        cancelled.push(booking_id.clone());
+    }
+    check!(
+        stripe.refunds_created() == CANCELLED,
+        "Stripe made {} refunds for {CANCELLED} cancels",
+        stripe.refunds_created()
+    );
     let down_from = Instant::now();
     println!(
-        "{BOOKINGS} bookings paid; the panel at {panel_addr} is not listening; waiting {} s",
+        "{BOOKINGS} bookings paid, {CANCELLED} of them cancelled and refunded; the panel at {panel_addr} is not listening; waiting {} s",
         down.as_secs()
     );
 
@@ -285,10 +344,16 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         at_return.latest_next_in
     );
     check!(
-        at_return.by_state.get("pending").copied() == Some(BOOKINGS as i64)
+        at_return.by_state.get("pending").copied() == Some(MESSAGES as i64)
             && at_return.by_state.len() == 1,
-        "outbox at the panel's return: {:?}, expected {BOOKINGS} pending",
+        "outbox at the panel's return: {:?}, expected {MESSAGES} pending",
         at_return.by_state
+    );
+    check!(
+        at_return.later_attempts.len() == 2 * CANCELLED
+            && at_return.later_attempts.iter().all(|a| *a == 0),
+        "a booking's later messages were tried while its confirmation was pending: attempts {:?}",
+        at_return.later_attempts
     );
     check!(
         min_attempts >= 1 && max_attempts <= bound,
@@ -306,26 +371,26 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     let drained = loop {
         let received = panel.received();
         let distinct: HashSet<&str> = received.iter().map(|r| r.webhook_id.as_str()).collect();
-        if distinct.len() >= BOOKINGS {
+        if distinct.len() >= MESSAGES {
             break back_at.elapsed();
         }
         check!(
             back_at.elapsed() < DRAIN_LIMIT,
-            "{} of {BOOKINGS} confirmations received {} s after the panel came back",
+            "{} of {MESSAGES} messages received {} s after the panel came back",
             distinct.len(),
             DRAIN_LIMIT.as_secs()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     println!(
-        "all {BOOKINGS} confirmations received {} after the panel came back",
+        "all {MESSAGES} messages received {} after the panel came back",
         secs(drained)
     );
     // The service marks a row delivered after the 200: give it a moment.
     let settle = Instant::now();
     let after = loop {
         let s = outbox_state(&bench).await?;
-        if s.by_state.get("delivered").copied() == Some(BOOKINGS as i64)
+        if s.by_state.get("delivered").copied() == Some(MESSAGES as i64)
             || settle.elapsed() > Duration::from_secs(10)
         {
             break s;
@@ -334,12 +399,13 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     };
     let received = panel.received();
     let ids: HashSet<String> = received.iter().map(|r| r.webhook_id.clone()).collect();
-    let paid_event_ids: HashSet<String> = bench
+    let message_event_ids: HashSet<String> = bench
         .store()?
         .client()
         .await?
         .query(
-            "SELECT event_id::text FROM events WHERE event_type = 'BookingPaid'",
+            "SELECT event_id::text FROM events \
+             WHERE event_type IN ('BookingPaid', 'BookingCancelled', 'BookingRefunded')",
             &[],
         )
         .await?
@@ -347,15 +413,36 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         .map(|r| r.get(0))
         .collect();
     check!(
-        ids == paid_event_ids,
-        "webhook-ids received ({}) are not the BookingPaid event ids ({})",
+        ids == message_event_ids,
+        "webhook-ids received ({}) are not the BookingPaid, BookingCancelled and BookingRefunded event ids ({})",
         ids.len(),
-        paid_event_ids.len()
+        message_event_ids.len()
     );
     let kinds = tally(received.iter().map(|r| r.kind.as_str()));
+    // Each booking's messages, first deliveries only, in the order the panel got them.
+    let mut seen = HashSet::new();
+    let mut order: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in &received {
+        if seen.insert(r.webhook_id.as_str()) {
+            order.entry(r.booking_id.as_str()).or_default().push(r.kind.as_str());
+        }
+    }
+    let confirmed_only = ["booking.confirmed"];
+    let cancelled_in_order = ["booking.confirmed", "booking.cancelled", "booking.refunded"];
+    let out_of_order: Vec<(&&str, &Vec<&str>)> = order
+        .iter()
+        .filter(|(id, kinds)| {
+            let want: &[&str] = if cancelled.iter().any(|c| c == *id) {
+                &cancelled_in_order
+            } else {
+                &confirmed_only
+            };
+            kinds.as_slice() != want
+        })
+        .collect();
     check!(
-        received.iter().all(|r| r.kind == "booking.confirmed"),
-        "unexpected delivery types: {kinds}"
+        out_of_order.is_empty(),
+        "bookings whose messages were missing or out of ledger order: {out_of_order:?} (types {kinds})"
     );
     let booked: HashSet<String> = received.iter().map(|r| r.booking_id.clone()).collect();
     check!(
@@ -386,17 +473,17 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         "GET /v1/admin/outbox?state=pending answered {status}: {pending}"
     );
     check!(
-        after.by_state.get("delivered").copied() == Some(BOOKINGS as i64),
+        after.by_state.get("delivered").copied() == Some(MESSAGES as i64),
         "outbox after the drain: {:?}",
         after.by_state
     );
     // A delivered row counts its successful attempt too.
-    let attempts_total: i32 = after.attempts.iter().sum();
-    let failed_attempts = attempts_total - BOOKINGS as i32;
+    let attempts_total: i32 = after.attempts.iter().chain(&after.later_attempts).sum();
+    let failed_attempts = attempts_total - MESSAGES as i32;
     check_paid_once(&bench, &paid_ids).await?;
     check_verify(&bench).await?;
     println!(
-        "{} deliveries received ({} distinct webhook-ids = the BookingPaid event ids, {} repeats), all booking.confirmed, signatures valid; outbox: {:?}, {attempts_total} attempts recorded ({failed_attempts} failed); dead letters: none; verify clean",
+        "{} deliveries received ({} distinct webhook-ids = the BookingPaid, BookingCancelled and BookingRefunded event ids, {} repeats: {kinds}), each booking's in ledger order, signatures valid; outbox: {:?}, {attempts_total} attempts recorded ({failed_attempts} failed); dead letters: none; verify clean",
         received.len(),
         ids.len(),
         received.len() - ids.len(),
@@ -407,13 +494,14 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     let report = FaultReport::passed(
         "panel",
         format!(
-            "panel unreachable (nothing listening on its port) for {} s while {BOOKINGS} bookings were paid, then a receiver on the same port",
+            "panel unreachable (nothing listening on its port) for {} s while {BOOKINGS} bookings were paid and {CANCELLED} of them cancelled by an operator (refunded through Stripe, confirmed by charge.refunded), then a receiver on the same port",
             down.as_secs()
         ),
         format!(
-            "service healthy throughout ({} readiness probes 200, bookings 201); outbox backed off: {min_attempts}–{max_attempts} failed attempts per row in {} s (bound {bound}), next attempt up to {:.0} s ahead at the panel's return; all {BOOKINGS} `booking.confirmed` received {} after it came back ({} requests, {} distinct webhook-ids = the BookingPaid ids, signatures valid); {attempts_total} delivery attempts in all ({failed_attempts} failed); admin outbox dead = 0, pending = 0; verify clean",
+            "service healthy throughout ({} readiness probes 200, bookings 201); outbox backed off: {min_attempts}–{max_attempts} failed attempts per confirmation in {} s (bound {bound}), the {} later messages untried behind them, next attempt up to {:.0} s ahead at the panel's return; all {MESSAGES} messages received {} after it came back ({} requests, {} distinct webhook-ids = the BookingPaid/Cancelled/Refunded ids, each booking's confirmed → cancelled → refunded in order, signatures valid); {attempts_total} delivery attempts in all ({failed_attempts} failed); admin outbox dead = 0, pending = 0; verify clean",
             probes.iter().filter(|p| p.starts_with("ready")).count(),
             down.as_secs(),
+            2 * CANCELLED,
             at_return.latest_next_in,
             secs(drained),
             received.len(),
