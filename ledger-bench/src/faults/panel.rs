@@ -25,8 +25,7 @@ use super::{
 };
 use crate::fakes::FakeStripe;
 use crate::harness::{
-    free_port, stripe_paid, Api, Bench, Service, ServiceOptions, CURRENCY,
-    PANEL_OUTBOUND_SECRET,
+    free_port, stripe_paid, Api, Bench, Service, ServiceOptions, CURRENCY, PANEL_OUTBOUND_SECRET,
 };
 
 /// Bookings paid while the panel is away…
@@ -205,7 +204,10 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
             panel_url: Some(format!("http://{panel_addr}/ledger/events")),
             env: vec![
                 ("LEDGER_STRIPE_API_URL", stripe.url.clone()),
-                ("LEDGER_STRIPE_SECRET_KEY", "sk_test_ledger_bench".to_owned()),
+                (
+                    "LEDGER_STRIPE_SECRET_KEY",
+                    "sk_test_ledger_bench".to_owned(),
+                ),
             ],
             ..ServiceOptions::default()
         },
@@ -250,7 +252,12 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
         .await?;
         check!(d.status == "applied", "payment {i} answered {}", d.status);
         let currency = CURRENCY.to_ascii_lowercase();
-        stripe.put_intent(&format!("pi_{booking_id}"), &booking_id, amount_minor, &currency);
+        stripe.put_intent(
+            &format!("pi_{booking_id}"),
+            &booking_id,
+            amount_minor,
+            &currency,
+        );
         paid.push(booking_id.clone());
         paid_ids.insert(booking_id);
     }
@@ -259,7 +266,12 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     for (i, booking_id) in paid.iter().take(CANCELLED).enumerate() {
         let path = format!("/v1/bookings/{booking_id}/cancel");
         let (status, body) = api
-            .post(&operator, &path, &format!("panel-cancel-{i}"), &serde_json::json!({}))
+            .post(
+                &operator,
+                &path,
+                &format!("panel-cancel-{i}"),
+                &serde_json::json!({}),
+            )
             .await?;
         check!(
             status == 200 && body["status"] == "cancelled",
@@ -424,7 +436,10 @@ pub async fn panel(down: Duration) -> anyhow::Result<FaultReport> {
     let mut order: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for r in &received {
         if seen.insert(r.webhook_id.as_str()) {
-            order.entry(r.booking_id.as_str()).or_default().push(r.kind.as_str());
+            order
+                .entry(r.booking_id.as_str())
+                .or_default()
+                .push(r.kind.as_str());
         }
     }
     let confirmed_only = ["booking.confirmed"];
