@@ -346,6 +346,8 @@ pub struct FakeStripe {
     refunds: Arc<Mutex<HashMap<String, Value>>>,
     pub refund_requests: Arc<Mutex<Vec<StripeRefundRequest>>>,
     fail_refunds: Arc<Mutex<u32>>,
+    /// The `Stripe-Version` of every request (empty when absent).
+    pub versions: Arc<Mutex<Vec<String>>>,
 }
 
 impl FakeStripe {
@@ -419,6 +421,7 @@ impl FakeStripe {
                         async move {
                             let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
                             f.keys.lock().unwrap().push(key.clone());
+                            f.record_version(&req);
                             f.forms.lock().unwrap().push(form.0.clone());
                             let mut by_key = f.by_key.lock().unwrap();
                             let mut intents = f.intents.lock().unwrap();
@@ -460,10 +463,21 @@ impl FakeStripe {
 }
 
 impl FakeStripe {
+    fn record_version(&self, req: &HttpRequest) {
+        let version = req
+            .headers()
+            .get("stripe-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        self.versions.lock().unwrap().push(version);
+    }
+
     /// `POST /v1/refunds`: refunds `amount` of `payment_intent` (at most what is left of it;
     /// 400 otherwise), the same key answering the same refund; the intent's latest charge
     /// shows it at once (`amount_refunded`, `refunded`).
     fn refund(&self, req: &HttpRequest, form: HashMap<String, String>) -> HttpResponse {
+        self.record_version(req);
         let key = req
             .headers()
             .get("idempotency-key")

@@ -21,6 +21,8 @@ pub const DEFAULT_DATA_DIR: &str = ".ledger";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
+    /// Unset: pretty on a terminal, JSON otherwise (a file, a pipe, a log collector).
+    Auto,
     Json,
     Pretty,
 }
@@ -161,7 +163,8 @@ impl Settings {
             },
         };
         let log_format = match get("LEDGER_LOG_FORMAT")?.as_deref().map(str::trim) {
-            None | Some("json") => LogFormat::Json,
+            None => LogFormat::Auto,
+            Some("json") => LogFormat::Json,
             Some("pretty") => LogFormat::Pretty,
             Some(_) => return Err(invalid("LEDGER_LOG_FORMAT", "expected `json` or `pretty`")),
         };
@@ -524,7 +527,11 @@ mod tests {
     fn defaults_to_loopback_and_the_private_cluster() {
         let s = settings(&[]).expect("defaults");
         assert_eq!(s.bind.to_string(), DEFAULT_BIND);
-        assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(
+            s.log_format,
+            LogFormat::Auto,
+            "pretty on a terminal, else JSON"
+        );
         assert!(
             matches!(s.database, DatabaseSource::Embedded { ref dir } if dir.ends_with(".ledger/pg"))
         );

@@ -17,14 +17,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str =
     "usage: ledger-http [--demo]   (configured by environment variables; see README.md)\n\
-  --demo   development only: dev signing keys under LEDGER_DATA_DIR, a demo activity,\n\
-           and printed tokens and a curl line that books a seat";
+       ledger-http healthcheck\n\
+  --demo        development only: dev signing keys under LEDGER_DATA_DIR, a demo activity,\n\
+                and printed tokens and a curl line that books a seat\n\
+  healthcheck   asks the service on LEDGER_BIND for /health/ready: exit 0 when it answers\n\
+                200 within 5 s, 1 otherwise (for a container's HEALTHCHECK)";
 
 fn main() -> ExitCode {
     let mut demo = false;
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--demo" => demo = true,
+            "healthcheck" => return healthcheck(),
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -83,16 +87,60 @@ async fn serve(mut settings: Settings, demo_mode: bool) -> anyhow::Result<()> {
         .with_context(|| format!("binding LEDGER_BIND={}", settings.bind))?;
     let app = Application::build(listener, state.clone(), auth, true)?;
     tracing::info!(addr = %app.local_addr(), "ledger-http listening");
-    if let Some(keys) = &dev_keys {
-        demo::print_welcome(keys, app.local_addr(), state.clock.now());
-    }
     let engine = projections::Engine::new(state.store.clone());
     engine.ensure().await.context("building the read models")?;
     let jobs = background::spawn(&state);
+    if let Some(keys) = &dev_keys {
+        // Last of the start-up, so the start-up's log lines do not scroll it away.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        demo::print_welcome(keys, app.local_addr(), state.clock.now());
+    }
     let served = app.run_until_stopped().await;
     jobs.iter().for_each(|job| job.abort());
     db.store.close();
     // Stopping the private cluster blocks until it has shut down.
     tokio::task::spawn_blocking(move || drop(db)).await?;
     served.context("serving HTTP")
+}
+
+/// `ledger-http healthcheck`: `GET /health/ready` on the address the service listens on
+/// (`LEDGER_BIND`; a wildcard address is asked on loopback).
+fn healthcheck() -> ExitCode {
+    let bind = std::env::var("LEDGER_BIND").unwrap_or_else(|_| "127.0.0.1:8080".to_owned());
+    let Ok(mut addr) = bind.parse::<std::net::SocketAddr>() else {
+        eprintln!("ledger-http healthcheck: LEDGER_BIND is not an address: {bind:?}");
+        return ExitCode::from(2);
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let asked = async move {
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()?;
+        let status = client
+            .get(format!("http://{addr}/health/ready"))
+            .send()
+            .await?
+            .status();
+        anyhow::Ok(status)
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime.map(|rt| rt.block_on(asked)) {
+        Ok(Ok(status)) if status.is_success() => ExitCode::SUCCESS,
+        Ok(Ok(status)) => {
+            eprintln!("ledger-http healthcheck: /health/ready answered {status}");
+            ExitCode::FAILURE
+        }
+        Ok(Err(e)) => {
+            eprintln!("ledger-http healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("ledger-http healthcheck: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

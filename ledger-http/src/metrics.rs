@@ -1,4 +1,6 @@
-//! Prometheus metrics: request counts and latency per route pattern, bookings by outcome.
+//! Prometheus metrics: request counts and latency per route pattern, bookings by outcome,
+//! webhooks by provider and outcome; and, set at scrape time, the connection pool, lock
+//! waits, group-commit batches, projection lag, the outbox and the reconciliation queue.
 
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
@@ -23,7 +25,26 @@ pub struct Metrics {
     pub outbox: IntGaugeVec,
     /// Age of the oldest pending outbox row, seconds (0 when none; set at scrape time).
     pub outbox_oldest: prometheus::Gauge,
+    /// The connection pool: `max`, `open`, `idle`, `waiting` (set at scrape time).
+    pub pool: IntGaugeVec,
+    /// Lock requests waiting in the database (set at scrape time).
+    pub lock_waits: prometheus::IntGauge,
+    /// Group commit: batches run and commands in them, since start (set at scrape time).
+    pub batches: prometheus::IntGauge,
+    pub batched_commands: prometheus::IntGauge,
 }
+
+/// Verified webhook deliveries by provider and outcome (`applied`, `duplicate`, `ignored`).
+pub static WEBHOOKS: std::sync::LazyLock<IntCounterVec> = std::sync::LazyLock::new(|| {
+    IntCounterVec::new(
+        Opts::new(
+            "ledger_webhooks_total",
+            "Verified webhook deliveries by provider and outcome",
+        ),
+        &["provider", "outcome"],
+    )
+    .expect("valid metric")
+});
 
 impl Metrics {
     pub fn new() -> Metrics {
@@ -82,7 +103,35 @@ impl Metrics {
             "Age of the oldest pending outbox message (0 when none)",
         )
         .expect("valid metric");
+        let pool = IntGaugeVec::new(
+            Opts::new(
+                "ledger_db_pool_connections",
+                "Database connection pool: max, open, idle, waiting (callers waiting for one)",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
+        let lock_waits = prometheus::IntGauge::new(
+            "ledger_db_lock_waits",
+            "Lock requests waiting in the ledger's database now",
+        )
+        .expect("valid metric");
+        let batches = prometheus::IntGauge::new(
+            "ledger_commit_batches",
+            "Group-commit batches run since start",
+        )
+        .expect("valid metric");
+        let batched_commands = prometheus::IntGauge::new(
+            "ledger_commit_batched_commands",
+            "Commands in those batches (over ledger_commit_batches: the mean batch size)",
+        )
+        .expect("valid metric");
         for m in [
+            Box::new(pool.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(lock_waits.clone()),
+            Box::new(batches.clone()),
+            Box::new(batched_commands.clone()),
+            Box::new(WEBHOOKS.clone()),
             Box::new(projection_lag.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(outbox.clone()),
             Box::new(outbox_oldest.clone()),
@@ -104,6 +153,10 @@ impl Metrics {
             reconciliation,
             outbox,
             outbox_oldest,
+            pool,
+            lock_waits,
+            batches,
+            batched_commands,
         }
     }
 

@@ -98,6 +98,17 @@ impl Modify for BearerAuth {
         commands::moves::MoveBody,
         commands::moves::MoveItemBody,
     )),
+    tags(
+        (name = "Bookings", description = "Hold seats, read, cancel and move bookings (customers and operators)."),
+        (name = "Payments", description = "Start a payment with a provider, reconcile with it, refund (the money moves only on the provider's word)."),
+        (name = "Slots", description = "The catalog (operators) and availability (public)."),
+        (name = "Coupons", description = "Issue coupons and list them by state (operators)."),
+        (name = "Operations", description = "The operator's day: departure manifests and sales reports (read models)."),
+        (name = "Webhooks", description = "Signed deliveries from Stripe, Mercado Pago, a Pix PSP and the activity panel."),
+        (name = "Audit", description = "The ledger itself, read-only: streams, the gap-free feed, live events (auditors)."),
+        (name = "Admin", description = "Projections, the outbox, erasure of a data subject (admins)."),
+        (name = "Service", description = "Health, metrics and the problem types."),
+    ),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -36,6 +36,12 @@ pub enum OpenError {
     /// The database could not be reached or migrated.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Opened read-only, the database is at another schema version than this build's.
+    #[error(
+        "the database's schema is at migration {found}, this build reads {expected}: \
+         use the ledger-replay of the server's release (a server migrates at start-up)"
+    )]
+    Schema { found: i64, expected: i64 },
 }
 
 /// Double-quotes an identifier for SQL.
@@ -91,5 +97,51 @@ pub async fn open(
     };
     let store = Store::connect(pg.clone(), &settings)?;
     store.ping().await?;
+    Ok(OpenDatabase { store, pg, cluster })
+}
+
+/// Opens the ledger without changing it, for tools that only read (an auditor's
+/// `ledger-replay verify`, `export`, `state`): no database is created, no migration runs,
+/// and a schema at another version than this build's is refused ([`OpenError::Schema`]).
+/// Works under a role that may only `SELECT`. The private cluster is used where a server
+/// runs it ([`crate::embedded::running_cluster`]); otherwise it is started (and stopped
+/// when the result is dropped).
+pub async fn open_existing(
+    source: DatabaseSource,
+    settings: &StoreSettings,
+) -> Result<OpenDatabase, OpenError> {
+    let (pg, tls, cluster) = match source {
+        DatabaseSource::Url(pg, tls) => (*pg, tls, None),
+        DatabaseSource::Embedded { dir } => {
+            match crate::embedded::running_cluster(&dir, EMBEDDED_DATABASE) {
+                Some(pg) => (pg, Tls::default(), None),
+                None => {
+                    let opts = ClusterOptions {
+                        dir,
+                        durability: Durability::Durable,
+                        settings: Vec::new(),
+                    };
+                    let cluster = tokio::task::spawn_blocking(move || EmbeddedCluster::start(opts))
+                        .await
+                        .map_err(|e| StoreError::Unavailable(format!("cluster start-up: {e}")))??;
+                    let pg = cluster.pg_config(EMBEDDED_DATABASE);
+                    (pg, Tls::default(), Some(cluster))
+                }
+            }
+        }
+    };
+    let settings = StoreSettings {
+        tls,
+        ..settings.clone()
+    };
+    let store = Store::connect(pg.clone(), &settings)?;
+    store.ping().await?;
+    let (found, expected) = (
+        store.schema_version().await?,
+        crate::migrate::latest_version(),
+    );
+    if found != expected {
+        return Err(OpenError::Schema { found, expected });
+    }
     Ok(OpenDatabase { store, pg, cluster })
 }

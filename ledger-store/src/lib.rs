@@ -50,7 +50,7 @@ pub use outcome::{DedupKey, KeyUse, StoredOutcome, MAX_DEDUP_PART_LEN, STORABLE_
 pub use read::{
     FeedEvent, FeedMark, FeedPage, FoldEvent, FoldPage, FoldRows, MarkPage, MAX_PAGE_EVENTS,
 };
-pub use store::{with_session_limits, Store, StoreCounters, StoreSettings};
+pub use store::{with_session_limits, PoolStatus, Store, StoreCounters, StoreSettings};
 
 /// Re-exported so callers can build connection settings without naming the driver crate.
 pub use tokio_postgres::Config as PgConfig;

@@ -106,6 +106,28 @@ async fn migrate_up_to(
 }
 
 impl crate::Store {
+    /// The newest migration applied to the database (0 for none).
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let has_history: bool = client
+            .query_one(
+                "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
+                &[],
+            )
+            .await?
+            .try_get(0)?;
+        if !has_history {
+            return Ok(0);
+        }
+        Ok(client
+            .query_one(
+                "SELECT coalesce(max(version), 0)::int8 FROM refinery_schema_history",
+                &[],
+            )
+            .await?
+            .try_get(0)?)
+    }
+
     /// True when the database has every migration this build carries.
     pub async fn schema_is_current(&self) -> Result<bool, StoreError> {
         let client = self.client().await?;

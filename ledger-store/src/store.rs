@@ -91,6 +91,8 @@ pub struct Store {
 pub(crate) struct Counters {
     pub(crate) folds: AtomicU64,
     pub(crate) index_rows: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) batched_commands: AtomicU64,
 }
 
 /// A reading of [`Store::counters`].
@@ -100,6 +102,22 @@ pub struct StoreCounters {
     pub folds: u64,
     /// Rows read from `slot_holds` and `coupon_claims` under a lock.
     pub index_rows: u64,
+    /// Batches the writers ran (group commit)…
+    pub batches: u64,
+    /// …and the commands in them: their ratio is the mean batch size.
+    pub batched_commands: u64,
+}
+
+/// The connection pool now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    pub max_size: usize,
+    /// Connections open.
+    pub size: usize,
+    /// Open and idle.
+    pub available: usize,
+    /// Callers waiting for one.
+    pub waiting: usize,
 }
 
 impl std::fmt::Debug for Store {
@@ -216,7 +234,33 @@ impl Store {
         StoreCounters {
             folds: self.counters.folds.load(Ordering::Relaxed),
             index_rows: self.counters.index_rows.load(Ordering::Relaxed),
+            batches: self.counters.batches.load(Ordering::Relaxed),
+            batched_commands: self.counters.batched_commands.load(Ordering::Relaxed),
         }
+    }
+
+    /// The connection pool's size and use.
+    pub fn pool_status(&self) -> PoolStatus {
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+
+    /// Lock requests waiting in this database now (`pg_locks`, not granted).
+    pub async fn lock_waits(&self) -> Result<i64, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+                 WHERE NOT l.granted AND d.datname = current_database()",
+                &[],
+            )
+            .await?;
+        Ok(row.try_get(0)?)
     }
 
     pub fn clock(&self) -> &Arc<dyn Clock> {

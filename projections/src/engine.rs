@@ -544,6 +544,7 @@ impl Engine {
 
     /// One pass over every live and building generation: the generations at the same
     /// checkpoint (all of them, normally) share one feed read and one transaction.
+    #[tracing::instrument(level = "debug", name = "projection_pass", skip_all)]
     pub async fn step_all(&self) -> Result<usize, ProjectionError> {
         let mut by_checkpoint: BTreeMap<Cursor, Vec<GenerationInfo>> = BTreeMap::new();
         // Another build's generations are that build's to step (a rolling deploy).

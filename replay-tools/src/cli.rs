@@ -26,8 +26,19 @@ use crate::{database, export, import, projection, state, verify, ReplayError};
                   Exit status: 0 ok, 1 breach or drift found, 2 error."
 )]
 pub struct Cli {
+    /// How results are written: `json` (JSON lines) or `table`; by default a table on a
+    /// terminal and JSON lines otherwise.
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<OutputFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Json,
+    Table,
 }
 
 #[derive(Debug, Subcommand)]
@@ -44,6 +55,18 @@ pub enum Command {
     Diff(DiffArgs),
     /// Import an export into an empty database, verifying every hash first.
     Import(ImportArgs),
+}
+
+impl Command {
+    /// Whether the command changes the database: `import` appends, `rebuild` builds a
+    /// generation, `diff` a scratch one. The others only read: they never migrate and work
+    /// under a role that may only `SELECT`.
+    pub fn writes(&self) -> bool {
+        matches!(
+            self,
+            Command::Import(_) | Command::Rebuild(_) | Command::Diff(_)
+        )
+    }
 }
 
 #[derive(Debug, Args)]
@@ -123,7 +146,12 @@ pub async fn execute(
     output: &Output,
     out: &mut dyn Write,
 ) -> Result<Verdict, ReplayError> {
-    let db = database::open(database::source_from_env()?).await?;
+    let source = database::source_from_env()?;
+    let db = if cli.command.writes() {
+        database::open(source).await?
+    } else {
+        database::open_read_only(source).await?
+    };
     let result = run(&db.store, cli.command, output, out).await;
     database::close(db).await;
     result
@@ -186,7 +214,11 @@ async fn dispatch(
             Ok(Verdict::Clean)
         }
         Command::Rebuild(args) => {
-            projection::rebuild(store, args.projection.as_deref(), args.all, out).await?;
+            let bar = output.bar(0, "rebuilding");
+            let done =
+                projection::rebuild(store, args.projection.as_deref(), args.all, out, &bar).await;
+            bar.finish_and_clear();
+            done?;
             Ok(Verdict::Clean)
         }
         Command::Diff(args) => Ok(verdict(

@@ -1,7 +1,10 @@
 //! Which database a command works on: `DATABASE_URL`, or the private dev cluster under
 //! `LEDGER_DATA_DIR` (default `.ledger`) in its `pg` folder — the same cluster `ledger-http`
 //! starts — opened through `ledger_store::bootstrap::open` exactly as the server does
-//! (started if needed, migrated, pinged).
+//! (started if needed, migrated, pinged) by the commands that write (`import`, `rebuild`,
+//! `diff`), and through `bootstrap::open_existing` by those that only read (`verify`,
+//! `export`, `state`): no migration, the schema version checked, the server's running
+//! cluster used when it holds it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -101,10 +104,30 @@ pub fn data_keys_from_env() -> Result<Option<Kek>, ReplayError> {
     Ok(None)
 }
 
-/// Opens (and, for the private cluster, starts) the database.
+/// Opens (and, for the private cluster, starts — unless the server runs it) the database.
 pub async fn open(source: DatabaseSource) -> Result<OpenDatabase, ReplayError> {
     let keys = data_keys_from_env()?;
+    let source = match source {
+        DatabaseSource::Embedded { dir } => {
+            match ledger_store::embedded::running_cluster(&dir, bootstrap::EMBEDDED_DATABASE) {
+                Some(pg) => DatabaseSource::Url(Box::new(pg), ledger_store::tls::Tls::default()),
+                None => DatabaseSource::Embedded { dir },
+            }
+        }
+        other => other,
+    };
     let mut db = bootstrap::open(source, &store_settings()).await?;
+    if let Some(keys) = keys {
+        db.store = db.store.with_data_keys(keys);
+    }
+    Ok(db)
+}
+
+/// Opens the database without changing it (no migration, no database created; a schema
+/// of another version refused), on the server's running dev cluster when it holds it.
+pub async fn open_read_only(source: DatabaseSource) -> Result<OpenDatabase, ReplayError> {
+    let keys = data_keys_from_env()?;
+    let mut db = bootstrap::open_existing(source, &store_settings()).await?;
     if let Some(keys) = keys {
         db.store = db.store.with_data_keys(keys);
     }

@@ -21,7 +21,7 @@ pub mod projection;
 pub mod state;
 pub mod verify;
 
-pub use cli::{execute, run, Cli, Command, Verdict};
+pub use cli::{execute, run, Cli, Command, OutputFormat, Verdict};
 pub use error::ReplayError;
 pub use finding::{Finding, Invariant};
 pub use output::Output;

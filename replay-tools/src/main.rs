@@ -8,14 +8,17 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use replay_tools::{Cli, Output, ReplayError, Verdict};
+use replay_tools::{Cli, Output, OutputFormat, ReplayError, Verdict};
 
 const EXIT_BREACH: u8 = 1;
 const EXIT_ERROR: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let output = Output::detect();
+    let output = match cli.format {
+        None => Output::detect(),
+        Some(format) => Output::detect().with_json(format == OutputFormat::Json),
+    };
     let mut stdout = BufWriter::new(io::stdout());
     match run(cli, &output, &mut stdout) {
         Ok(Verdict::Clean) => ExitCode::SUCCESS,

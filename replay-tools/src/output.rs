@@ -26,6 +26,11 @@ impl Output {
         }
     }
 
+    /// The same, with results as JSON lines (`true`) or a table (`--format`).
+    pub fn with_json(self, json: bool) -> Output {
+        Output { json, ..self }
+    }
+
     /// A chosen form (tests, or callers that know better).
     pub fn new(json: bool, progress: bool) -> Output {
         Output { json, progress }

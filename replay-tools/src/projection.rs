@@ -22,8 +22,10 @@ fn models(projection: Option<&str>, all: bool) -> Result<Vec<ReadModel>, ReplayE
     match (projection, all) {
         (_, true) => Ok(ReadModel::ALL.to_vec()),
         (Some(name), false) => ReadModel::parse(name).map(|m| vec![m]).ok_or_else(|| {
+            let names: Vec<&str> = ReadModel::ALL.iter().map(|m| m.name()).collect();
             ReplayError::Usage(format!(
-                "no projection {name:?}: slot_availability, booking_status or coupons"
+                "no projection {name:?}: one of {}",
+                names.join(", ")
             ))
         }),
         (None, false) => Err(ReplayError::Usage(
@@ -40,17 +42,37 @@ fn engine_error(e: projections::ProjectionError) -> ReplayError {
     ReplayError::Projection(e.to_string())
 }
 
-/// Rebuilds each named read model beside its live generation and swaps.
+/// Rebuilds each named read model beside its live generation and swaps, `bar` counting
+/// the events applied out of those in the ledger when the build started.
 pub async fn rebuild(
     store: &ledger_store::Store,
     projection: Option<&str>,
     all: bool,
     out: &mut dyn Write,
+    bar: &indicatif::ProgressBar,
 ) -> Result<(), ReplayError> {
     let engine = Engine::new(store.clone());
     engine.ensure().await.map_err(engine_error)?;
     for model in models(projection, all)? {
-        let generation = engine.rebuild(model).await.map_err(engine_error)?;
+        let total = store.count_after(ledger_store::Cursor::START).await?;
+        bar.set_length(u64::try_from(total).unwrap_or(0));
+        bar.set_position(0);
+        bar.set_message(model.name());
+        let generation = engine.start_generation(model).await.map_err(engine_error)?;
+        // Step by step for the bar; `promote` applies what arrived meanwhile and swaps.
+        let mut applied = 0u64;
+        loop {
+            let read = engine.step(model, generation).await.map_err(engine_error)?;
+            if read == 0 {
+                break;
+            }
+            applied += u64::try_from(read).unwrap_or(0);
+            bar.set_position(applied);
+        }
+        engine
+            .promote(model, generation)
+            .await
+            .map_err(engine_error)?;
         let info = engine
             .generation(model, generation)
             .await

@@ -478,6 +478,48 @@ async fn metrics_count_requests_per_route_and_bookings_by_outcome() {
         text.contains(r#"ledger_projection_lag_events{generation="1",projection="slot_availability",state="live"} 0"#),
         "{text}"
     );
+    // The pool, lock waits and group commit, read at scrape time.
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    assert!(value(r#"ledger_db_pool_connections{state="max"}"#) >= 1.0);
+    assert!(value(r#"ledger_db_pool_connections{state="open"}"#) >= 1.0);
+    assert_eq!(value(r#"ledger_db_pool_connections{state="waiting"}"#), 0.0);
+    assert_eq!(value("ledger_db_lock_waits"), 0.0);
+    let (batches, commands) = (
+        value("ledger_commit_batches"),
+        value("ledger_commit_batched_commands"),
+    );
+    assert!(
+        batches >= 1.0 && commands >= batches,
+        "{batches} {commands}"
+    );
+    // A verified webhook is counted by provider and outcome.
+    let event = crate::webhook_support::stripe_event(
+        "evt_metrics",
+        "payment_intent.succeeded",
+        crate::webhook_support::intent("pi_metrics", &uuid::Uuid::now_v7().to_string(), 100, "ars"),
+    );
+    crate::webhook_support::post_stripe(&app, &event).await;
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ignored = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"ledger_webhooks_total{outcome="ignored",provider="stripe"}"#)
+        })
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(ignored.is_some_and(|n| n >= 1.0), "{text}");
     app.stop().await;
 }
 

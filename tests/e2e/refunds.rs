@@ -253,6 +253,14 @@ async fn a_stripe_refund_that_fails_records_nothing_and_its_retry_refunds_once()
     assert!(keys
         .iter()
         .all(|k| *k == key(&id, Provider::Stripe, "pi_r1", 0, 9_000_000)));
+    let versions = stripe.versions.lock().unwrap().clone();
+    assert!(
+        !versions.is_empty()
+            && versions
+                .iter()
+                .all(|v| v == ledger_http::providers::stripe::STRIPE_VERSION),
+        "every Stripe call pins the API version: {versions:?}"
+    );
 
     // No webhook: a reconciliation sees the refund on the intent's charge.
     let (status, view) = status_json(

@@ -457,3 +457,83 @@ async fn an_imported_ledger_still_applies_each_key_at_most_once() {
     assert_eq!(status, 201, "a new key is a new request: {fresh}");
     app.stop().await;
 }
+
+/// An auditor's role may only `SELECT`: `verify`, `export` and `state` still work through
+/// `open_existing` (which migrates nothing), and a schema at another version is refused
+/// with a message that says so, not a failure mid-way.
+#[tokio::test]
+async fn a_select_only_role_audits_and_a_schema_of_another_version_is_refused() {
+    use ledger_store::bootstrap::{open_existing, DatabaseSource, OpenError};
+    use ledger_store::tls::Tls;
+
+    let db = fresh_db().await;
+    let (store, clock) = clocked(db.store());
+    realistic(&store, &clock).await;
+    let role = format!("auditor_{}", db.name);
+    let admin = db.client().await;
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN; GRANT CONNECT ON DATABASE {db} TO {role}; \
+             GRANT USAGE ON SCHEMA public TO {role}; \
+             GRANT SELECT ON ALL TABLES IN SCHEMA public TO {role};",
+            role = ledger_store::bootstrap::quote_ident(&role),
+            db = ledger_store::bootstrap::quote_ident(&db.name),
+        ))
+        .await
+        .unwrap();
+    let mut pg = db.pg.clone();
+    pg.user(&role);
+    let source = || DatabaseSource::Url(Box::new(pg.clone()), Tls::default());
+    let opened = open_existing(source(), &replay_tools::database::store_settings())
+        .await
+        .expect("a SELECT-only role opens the ledger");
+    let auditor = &opened.store;
+    let report = verify(auditor, &quiet().bar(0, "verify")).await.unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert_eq!(export_all(auditor).await, export_all(&store).await);
+    // It really cannot write: an append under this role is refused by the database.
+    let denied = auditor
+        .client()
+        .await
+        .unwrap()
+        .batch_execute("DELETE FROM command_outcomes")
+        .await;
+    assert!(denied.is_err(), "the role may only SELECT");
+    opened.store.close();
+
+    // One migration behind (or ahead): refused before anything is read.
+    admin
+        .batch_execute(
+            "DELETE FROM refinery_schema_history \
+             WHERE version = (SELECT max(version) FROM refinery_schema_history)",
+        )
+        .await
+        .unwrap();
+    match open_existing(source(), &replay_tools::database::store_settings()).await {
+        Err(e @ OpenError::Schema { found, expected }) => {
+            assert_eq!(found + 1, expected);
+            assert!(e.to_string().contains("schema"), "{e}");
+        }
+        other => panic!("expected a schema refusal, got {other:?}"),
+    }
+    let after: i64 = admin
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        after,
+        ledger_store::latest_version() - 1,
+        "nothing was migrated"
+    );
+    admin
+        .batch_execute(&format!(
+            "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {role}; \
+             REVOKE ALL ON SCHEMA public FROM {role}; \
+             REVOKE ALL ON DATABASE {db} FROM {role}; DROP ROLE {role};",
+            role = ledger_store::bootstrap::quote_ident(&role),
+            db = ledger_store::bootstrap::quote_ident(&db.name),
+        ))
+        .await
+        .unwrap();
+}

@@ -40,12 +40,12 @@ pub struct MoveBody {
 }
 
 /// Move seats to other slots, all or nothing.
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/move", request_body = MoveBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/move", tag = "Bookings", request_body = MoveBody, security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 200, description = "the booking view after the move"),
-        (status = 404, body = crate::openapi::ProblemDoc),
-        (status = 409, description = "sold_out, cutoff_passed, slot_blocked, not_movable, price_differs", body = crate::openapi::ProblemDoc),
-        (status = 422, description = "invalid_seats", body = crate::openapi::ProblemDoc)))]
+        (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "sold_out, cutoff_passed, slot_blocked, not_movable, price_differs", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 422, description = "invalid_seats", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn move_booking(
     req: HttpRequest,
     state: web::Data<AppState>,

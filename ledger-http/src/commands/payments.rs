@@ -294,11 +294,11 @@ fn not_payable(booking: &BookingState, now: chrono::DateTime<chrono::Utc>) -> Ap
 }
 
 /// Start a payment with a provider (owner).
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/payments", request_body = StartPayment, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/payments", tag = "Payments", request_body = StartPayment, security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
     responses((status = 201, description = "payment_request_id, provider, amount, and checkout_url | client_secret | pix"),
-        (status = 409, description = "not_payable", body = crate::openapi::ProblemDoc),
-        (status = 502, description = "provider_unavailable: nothing recorded", body = crate::openapi::ProblemDoc)))]
+        (status = 409, description = "not_payable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+        (status = 502, description = "provider_unavailable: nothing recorded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn start(
     req: HttpRequest,
     state: web::Data<AppState>,

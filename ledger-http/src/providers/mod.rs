@@ -14,7 +14,7 @@ use crate::error::ApiError;
 /// Per call: providers answer in well under a second; API.md bounds a payment fetch at 5 s.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Attempts for idempotent calls (GETs and calls carrying an idempotency key), with
-/// doubling pauses from `RETRY_PAUSE`.
+/// doubling, jittered pauses from `RETRY_PAUSE` ([`call`]).
 pub const ATTEMPTS: u32 = 3;
 pub const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// Longest machine code taken from a provider error for the log.
@@ -55,6 +55,78 @@ pub fn error_codes(body: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue};
+    use reqwest::StatusCode;
+
+    use super::{after_answer, pause, Next, MAX_RETRY_AFTER, RETRY_PAUSE};
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, HeaderValue::from_static(v));
+        }
+        map
+    }
+
+    #[test]
+    fn which_answers_are_retried() {
+        let none = HeaderMap::new();
+        assert_eq!(
+            after_answer(StatusCode::BAD_GATEWAY, &none),
+            Next::Retry(None)
+        );
+        assert_eq!(
+            after_answer(StatusCode::TOO_MANY_REQUESTS, &none),
+            Next::Retry(None)
+        );
+        assert_eq!(after_answer(StatusCode::CONFLICT, &none), Next::Retry(None));
+        assert_eq!(after_answer(StatusCode::BAD_REQUEST, &none), Next::Stop);
+        assert_eq!(after_answer(StatusCode::UNAUTHORIZED, &none), Next::Stop);
+        // Stripe says otherwise, both ways.
+        let yes = headers(&[("stripe-should-retry", "true")]);
+        assert_eq!(
+            after_answer(StatusCode::BAD_REQUEST, &yes),
+            Next::Retry(None)
+        );
+        let no = headers(&[("stripe-should-retry", "false")]);
+        assert_eq!(
+            after_answer(StatusCode::SERVICE_UNAVAILABLE, &no),
+            Next::Stop
+        );
+        // Retry-After: honoured up to the bound, final beyond it.
+        let soon = headers(&[("retry-after", "2")]);
+        assert_eq!(
+            after_answer(StatusCode::TOO_MANY_REQUESTS, &soon),
+            Next::Retry(Some(std::time::Duration::from_secs(2)))
+        );
+        let late = headers(&[("retry-after", "3600")]);
+        assert_eq!(
+            after_answer(StatusCode::TOO_MANY_REQUESTS, &late),
+            Next::Stop
+        );
+        let date = headers(&[("retry-after", "Wed, 21 Oct 2026 07:28:00 GMT")]);
+        assert_eq!(
+            after_answer(StatusCode::SERVICE_UNAVAILABLE, &date),
+            Next::Retry(None)
+        );
+        assert!(MAX_RETRY_AFTER >= std::time::Duration::from_secs(1));
+    }
+
+    #[test]
+    fn pauses_double_with_jitter_and_respect_retry_after() {
+        let pauses: Vec<_> = (0..200).map(|_| pause(2, None)).collect();
+        let (lo, hi) = (RETRY_PAUSE, RETRY_PAUSE * 2);
+        assert!(pauses.iter().all(|p| *p >= lo && *p <= hi), "{pauses:?}");
+        let distinct: std::collections::BTreeSet<_> = pauses.iter().collect();
+        assert!(
+            distinct.len() > 10,
+            "jittered: {} distinct pauses",
+            distinct.len()
+        );
+        let least = std::time::Duration::from_secs(3);
+        assert!(pause(1, Some(least)) >= least);
+    }
+
     #[test]
     fn error_codes_keep_codes_and_drop_messages() {
         let body = br#"{"message": "invalid email ana@example.com", "error": "bad_request",
@@ -101,15 +173,68 @@ impl From<ProviderError> for ApiError {
     }
 }
 
-/// Sends `build()` up to `ATTEMPTS` times (5xx and transport errors are retried) and
-/// returns the successful body as bytes.
+/// Longest `Retry-After` honoured: a provider asking for a longer pause is answered as
+/// unavailable now (the client retries with its key) rather than holding the request.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(5);
+
+/// What one answer means for the next attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// Try again, after at least this long (a provider's `Retry-After`) or the backoff.
+    Retry(Option<Duration>),
+    /// Final: not worth repeating.
+    Stop,
+}
+
+/// The retry rule of one non-success answer: 5xx, 408, 409 (Stripe's concurrent-use
+/// conflict) and 429 are retried, other 4xx are final; Stripe's `Stripe-Should-Retry`
+/// overrides both ways; `Retry-After` (seconds) sets the least pause, and one above
+/// [`MAX_RETRY_AFTER`] makes the answer final.
+fn after_answer(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap) -> Next {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retryable = match header("stripe-should-retry") {
+        Some("true") => true,
+        Some("false") => false,
+        _ => {
+            status.is_server_error()
+                || status == reqwest::StatusCode::TOO_MANY_REQUESTS
+                || status == reqwest::StatusCode::REQUEST_TIMEOUT
+                || status == reqwest::StatusCode::CONFLICT
+        }
+    };
+    if !retryable {
+        return Next::Stop;
+    }
+    match header("retry-after").map(|v| v.trim().parse::<u64>()) {
+        Some(Ok(secs)) if Duration::from_secs(secs) > MAX_RETRY_AFTER => Next::Stop,
+        Some(Ok(secs)) => Next::Retry(Some(Duration::from_secs(secs))),
+        // An HTTP date or garbage: the backoff decides.
+        _ => Next::Retry(None),
+    }
+}
+
+/// The pause before attempt `attempt + 1`: `RETRY_PAUSE` doubled per attempt, with full
+/// jitter (uniform in [half, all] of it), never below the provider's `Retry-After`.
+fn pause(attempt: u32, least: Option<Duration>) -> Duration {
+    let base = RETRY_PAUSE * 2u32.saturating_pow(attempt.saturating_sub(1));
+    // Random bits of a fresh UUID v7 (bytes 8..16 are random but for the variant).
+    let bytes = uuid::Uuid::now_v7().into_bytes();
+    let r = f64::from(u16::from_be_bytes([bytes[14], bytes[15]])) / f64::from(u16::MAX);
+    let jittered = base.mul_f64(0.5 + 0.5 * r);
+    least.map_or(jittered, |least| jittered.max(least))
+}
+
+/// Sends `build()` up to `ATTEMPTS` times — transport errors and the answers
+/// [`after_answer`] deems retryable are retried after [`pause`] — and returns the
+/// successful body as bytes. Every call we make is a GET or carries an idempotency key, so
+/// a repeat is safe.
 pub async fn call(
     provider: &'static str,
     build: impl Fn() -> reqwest::RequestBuilder,
 ) -> Result<Vec<u8>, ProviderError> {
-    let mut pause = RETRY_PAUSE;
+    let mut refused = false;
     for attempt in 1..=ATTEMPTS {
-        match build().timeout(CALL_TIMEOUT).send().await {
+        let next = match build().timeout(CALL_TIMEOUT).send().await {
             Ok(r) if r.status().is_success() => {
                 return r
                     .bytes()
@@ -120,31 +245,43 @@ pub async fn call(
             Ok(r) if r.status() == reqwest::StatusCode::NOT_FOUND => {
                 return Err(ProviderError::NotFound(provider))
             }
-            Ok(r) if r.status().is_client_error() => {
-                let status = r.status().as_u16();
+            Ok(r) => {
+                let status = r.status();
+                let next = after_answer(status, r.headers());
+                refused = status.is_client_error() && status.as_u16() != 429;
                 let codes = error_codes(&r.bytes().await.unwrap_or_default());
-                tracing::error!(provider, status, codes, "provider refused the request");
-                return Err(ProviderError::Refused(provider));
+                let status = status.as_u16();
+                if next == Next::Stop {
+                    tracing::error!(provider, status, codes, "provider refused the request");
+                    return Err(if refused {
+                        ProviderError::Refused(provider)
+                    } else {
+                        ProviderError::Unavailable(provider)
+                    });
+                }
+                tracing::warn!(provider, status, codes, attempt, "provider error");
+                next
             }
-            Ok(r) => tracing::warn!(
-                provider,
-                status = r.status().as_u16(),
-                attempt,
-                "provider error"
-            ),
-            Err(e) => tracing::warn!(
-                provider,
-                timeout = e.is_timeout(),
-                attempt,
-                "provider unreachable"
-            ),
-        }
-        if attempt < ATTEMPTS {
-            tokio::time::sleep(pause).await;
-            pause *= 2;
+            Err(e) => {
+                refused = false;
+                tracing::warn!(
+                    provider,
+                    timeout = e.is_timeout(),
+                    attempt,
+                    "provider unreachable"
+                );
+                Next::Retry(None)
+            }
+        };
+        if let (Next::Retry(least), true) = (next, attempt < ATTEMPTS) {
+            tokio::time::sleep(pause(attempt, least)).await;
         }
     }
-    Err(ProviderError::Unavailable(provider))
+    Err(if refused {
+        ProviderError::Refused(provider)
+    } else {
+        ProviderError::Unavailable(provider)
+    })
 }
 
 /// Parses a provider's JSON answer.

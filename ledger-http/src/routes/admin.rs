@@ -22,7 +22,7 @@ pub struct OutboxQuery {
 }
 
 /// The outbox to the panel by state (admin, operator).
-#[utoipa::path(get, path = "/v1/admin/outbox", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/outbox", tag = "Admin", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "pending | delivered | dead (default dead)")),
     responses((status = 200, description = "items: event_id, booking_id, type, state, attempts, next_attempt_at, last_error, payload; as_of: the feed cursor up to which events are enqueued")))]
 pub async fn outbox(
@@ -51,7 +51,7 @@ pub async fn outbox(
 }
 
 /// Read models: name, version, generation, checkpoint, lag, state (admin).
-#[utoipa::path(get, path = "/v1/admin/projections", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/projections", tag = "Admin", security(("bearer" = [])),
     responses((status = 200, description = "projections: name, version, generation, checkpoint, lag, state (live | rebuilding)")))]
 pub async fn projections(
     state: web::Data<AppState>,
@@ -72,9 +72,9 @@ pub async fn projections(
 }
 
 /// Starts a rebuild beside the live generation (admin): 202; it swaps when caught up.
-#[utoipa::path(post, path = "/v1/admin/projections/{name}/rebuild", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/projections/{name}/rebuild", tag = "Admin", security(("bearer" = [])),
     params(("name" = String, Path, description = "slot_availability | booking_status | coupons")),
-    responses((status = 202, description = "rebuild started: name, generation"), (status = 404, body = crate::openapi::ProblemDoc)))]
+    responses((status = 202, description = "rebuild started: name, generation"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn rebuild(
     state: web::Data<AppState>,
     principal: Principal,
@@ -103,11 +103,11 @@ pub async fn rebuild(
 /// Sends a dead letter again (admin): 202 with the row pending, due now, with a fresh
 /// attempt budget. A row already pending answers 202 unchanged (one delivery either way);
 /// a delivered one is 409 `already_delivered`; an unknown id 404.
-#[utoipa::path(post, path = "/v1/admin/outbox/{event_id}/requeue", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/outbox/{event_id}/requeue", tag = "Admin", security(("bearer" = [])),
     params(("event_id" = String, Path, description = "the outbox row's id: the ledger event id (its webhook-id)")),
     responses((status = 202, description = "{\"event_id\", \"state\": \"pending\"}"),
-              (status = 404, description = "outbox_item_not_found", body = crate::openapi::ProblemDoc),
-              (status = 409, description = "already_delivered", body = crate::openapi::ProblemDoc)))]
+              (status = 404, description = "outbox_item_not_found", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
+              (status = 409, description = "already_delivered", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn requeue(
     state: web::Data<AppState>,
     principal: Principal,

@@ -52,10 +52,10 @@ pub struct StreamQuery {
 }
 
 /// One stream's events in version order (auditor).
-#[utoipa::path(get, path = "/v1/streams/{stream_id}/events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/streams/{stream_id}/events", tag = "Audit", security(("bearer" = [])),
     params(("stream_id" = String, Path), ("from_version" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1..=500")),
     responses((status = 200, description = "events (global_position, stream_id, stream_version, event_id, event_type, schema_version, recorded_at, payload, metadata, prev_hash, hash) and next_from_version"),
-        (status = 404, body = crate::openapi::ProblemDoc)))]
+        (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn stream_events(
     state: web::Data<AppState>,
     principal: Principal,
@@ -108,7 +108,7 @@ pub struct FeedQuery {
 }
 
 /// The gap-free global feed (auditor): `next` is the cursor for the following page.
-#[utoipa::path(get, path = "/v1/events", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events", tag = "Audit", security(("bearer" = [])),
     params(("after" = Option<String>, Query, description = "opaque cursor; omit to start at the beginning"), ("limit" = Option<i64>, Query, description = "1..=1000")),
     responses((status = 200, description = "{\"events\": [...], \"next\": cursor}")))]
 pub async fn feed(
@@ -153,7 +153,7 @@ fn sse_message(cursor: &Cursor, event: &Value) -> Bytes {
 
 /// The live feed as Server-Sent Events (auditor). `Last-Event-ID` (a cursor) takes
 /// precedence over `after`, so a reconnecting client resumes without loss or repeat.
-#[utoipa::path(get, path = "/v1/events/live", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events/live", tag = "Audit", security(("bearer" = [])),
     params(("after" = Option<String>, Query), ("Last-Event-ID" = Option<String>, Header)),
     responses((status = 200, description = "text/event-stream; each message's id is its cursor")))]
 pub async fn live(

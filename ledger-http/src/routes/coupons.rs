@@ -26,7 +26,7 @@ pub struct ListQuery {
 }
 
 /// Coupons by derived state (operator): `active`, `exhausted` or `expired` (from the clock).
-#[utoipa::path(get, path = "/v1/coupons", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/coupons", tag = "Coupons", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "active | exhausted | expired"), ("min_cursor" = Option<String>, Query)),
     responses((status = 200, description = "coupons and as_of")))]
 pub async fn list(

@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use crate::metrics::Metrics;
 
 /// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, description = "metrics")))]
+#[utoipa::path(get, path = "/metrics", tag = "Service", responses((status = 200, description = "metrics")))]
 pub async fn render(
     metrics: web::Data<Metrics>,
     state: web::Data<crate::startup::AppState>,
@@ -42,6 +42,25 @@ pub async fn render(
         metrics.outbox.with_label_values(&["dead"]).set(dead);
         metrics.outbox_oldest.set(oldest);
     }
+    let pool = state.store.pool_status();
+    let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    for (label, value) in [
+        ("max", pool.max_size),
+        ("open", pool.size),
+        ("idle", pool.available),
+        ("waiting", pool.waiting),
+    ] {
+        metrics.pool.with_label_values(&[label]).set(clamp(value));
+    }
+    if let Ok(waits) = state.store.lock_waits().await {
+        metrics.lock_waits.set(waits);
+    }
+    let counters = state.store.counters();
+    let clamp64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    metrics.batches.set(clamp64(counters.batches));
+    metrics
+        .batched_commands
+        .set(clamp64(counters.batched_commands));
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(metrics.render())

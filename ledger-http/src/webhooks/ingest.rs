@@ -65,6 +65,7 @@ pub const MAX_EVENT_ID_LEN: usize = 255;
 /// Records `delivery` on its provider's log, with what `change` decides, exactly once per
 /// event id: the command cycle's key lookup answers a redelivery `duplicate`, and the
 /// unique index on the key stays the judge when two deliveries race.
+#[tracing::instrument(name = "webhook_ingest", skip_all, fields(provider = delivery.provider))]
 pub async fn ingest<D>(
     state: &AppState,
     delivery: Delivery,
@@ -118,26 +119,36 @@ where
         metadata,
         render: None,
     };
-    match state.store.execute(command).await {
+    let provider = delivery.provider;
+    let ingested = match state.store.execute(command).await {
         Ok(Executed::Decided { output, .. }) => {
             state.committed();
-            Ok(match output {
+            match output {
                 IngestOutcome::Applied => Ingested::Applied,
                 IngestOutcome::Ignored => Ingested::Ignored,
-            })
+            }
         }
         Ok(Executed::Duplicate | Executed::KeyUsedWithoutOutcome | Executed::Replayed(_)) => {
-            Ok(Ingested::Duplicate)
+            Ingested::Duplicate
         }
         Err(StoreError::InvalidEvent(reason)) => {
             tracing::warn!(reason, "verified delivery refused by the ledger");
-            Err(ApiError::bad_request(
+            return Err(ApiError::bad_request(
                 "invalid_payload",
                 "the payload cannot be stored exactly",
-            ))
+            ));
         }
-        Err(e) => Err(e.into()),
-    }
+        Err(e) => return Err(e.into()),
+    };
+    let outcome = match ingested {
+        Ingested::Applied => "applied",
+        Ingested::Duplicate => "duplicate",
+        Ingested::Ignored => "ignored",
+    };
+    crate::metrics::WEBHOOKS
+        .with_label_values(&[provider, outcome])
+        .inc();
+    Ok(ingested)
 }
 
 /// A header's value as text (absent or not visible ASCII: `None`).

@@ -43,7 +43,19 @@ use crate::StoreError;
 const MAX_BATCH_RETRIES: usize = 3;
 
 /// Runs a batch and answers every command in it.
+#[tracing::instrument(level = "debug", name = "commit_batch", skip_all, fields(commands = jobs.len()))]
 pub(super) async fn run(shared: &Shared, jobs: Vec<Box<dyn Job>>) {
+    // The batch's span follows from each command's (its request's, with the request id).
+    let batch = tracing::Span::current();
+    for job in &jobs {
+        batch.follows_from(job.span());
+    }
+    let counters = &shared.counters;
+    counters.batches.fetch_add(1, Ordering::Relaxed);
+    let commands = u64::try_from(jobs.len()).unwrap_or(u64::MAX);
+    counters
+        .batched_commands
+        .fetch_add(commands, Ordering::Relaxed);
     let mut leaders: Vec<Box<dyn Job>> = Vec::with_capacity(jobs.len());
     let mut followers: Vec<(usize, Box<dyn Job>)> = Vec::new();
     for job in jobs {

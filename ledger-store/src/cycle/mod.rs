@@ -105,6 +105,8 @@ pub(crate) trait Job: Send {
     fn render(&self, world: &World, now: DateTime<Utc>) -> Option<Reply>;
     /// Answers the caller.
     fn finish(self: Box<Self>, result: Result<Finished, StoreError>);
+    /// The caller's span (its request), which the batch's span follows from.
+    fn span(&self) -> &tracing::Span;
 }
 
 struct Typed<D: Decide> {
@@ -112,6 +114,7 @@ struct Typed<D: Decide> {
     needs: Needs,
     output: Option<D::Output>,
     answer: oneshot::Sender<Result<Executed<D::Output>, StoreError>>,
+    span: tracing::Span,
 }
 
 impl<D> Job for Typed<D>
@@ -133,6 +136,10 @@ where
 
     fn stale(&self, world: &World) -> Option<String> {
         self.command.decision.stale(world)
+    }
+
+    fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     fn decide(&mut self, world: &World, now: DateTime<Utc>) -> Vec<ledger_core::domain::Fact> {
@@ -172,6 +179,8 @@ impl Store {
     /// A command is answered only after its batch commits. `Err` means nothing of it was
     /// stored (or, for `Unavailable` from a lost connection at COMMIT, that it may have
     /// been: retry with the same key).
+    #[tracing::instrument(level = "debug", name = "command", skip_all,
+        fields(command = std::any::type_name::<D>().rsplit("::").next().unwrap_or("")))]
     pub async fn execute<D>(&self, command: Command<D>) -> Result<Executed<D::Output>, StoreError>
     where
         D: Decide + Send + 'static,
@@ -200,6 +209,7 @@ impl Store {
             needs,
             output: None,
             answer,
+            span: tracing::Span::current(),
         };
         self.writers().submit(Box::new(job));
         answered

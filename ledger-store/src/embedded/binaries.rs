@@ -34,9 +34,22 @@ fn debian_bindirs() -> Vec<PathBuf> {
     versions.into_iter().map(|(_, dir)| dir).collect()
 }
 
+/// Names the folder of the server binaries when they are elsewhere (Fedora, Homebrew).
+pub const PG_BIN_VAR: &str = "LEDGER_PG_BIN";
+
 impl PgBinaries {
-    /// `pg_config --bindir` first, else the newest `/usr/lib/postgresql/*/bin`.
+    /// `LEDGER_PG_BIN` when set (it must hold `initdb` and `postgres`: a wrong folder is
+    /// an error, not a silent fallback), else `pg_config --bindir`, else the newest
+    /// `/usr/lib/postgresql/*/bin`.
     pub fn locate() -> Result<PgBinaries, EmbeddedError> {
+        if let Some(named) = std::env::var_os(PG_BIN_VAR).filter(|v| !v.is_empty()) {
+            let bindir = PathBuf::from(named);
+            return if has_server(&bindir) {
+                Ok(PgBinaries { bindir })
+            } else {
+                Err(EmbeddedError::NamedBinariesNotFound(bindir))
+            };
+        }
         let from_pg_config = Command::new("pg_config")
             .arg("--bindir")
             .output()

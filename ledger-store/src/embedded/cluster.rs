@@ -112,6 +112,36 @@ fn make_private_dir(dir: &Path, run_as: Option<RunAs>) -> Result<PathBuf, Embedd
     Ok(dir)
 }
 
+/// The temp-dir folder used instead of `dir` (canonical) when the server's user cannot use
+/// it: FNV-1a of the path, a stable, short name per checkout.
+fn fallback_dir(dir: &Path) -> PathBuf {
+    let hash = dir
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    std::env::temp_dir().join(format!("ledger-pg-{hash:016x}"))
+}
+
+/// Connection settings for `dbname` on the private cluster of `preferred` when a server
+/// (another process, `ledger-http`) is running it: its folder or the temp-dir fallback,
+/// whichever holds a `postmaster.pid` and the socket. `None` when none is running.
+pub fn running_cluster(preferred: &Path, dbname: &str) -> Option<tokio_postgres::Config> {
+    let dir = fs::canonicalize(preferred).ok()?;
+    let running = [fallback_dir(&dir), dir].into_iter().find(|d| {
+        d.join("data").join("postmaster.pid").is_file()
+            && d.join(format!(".s.PGSQL.{PORT}")).exists()
+    })?;
+    let mut pg = tokio_postgres::Config::new();
+    pg.host_path(&running)
+        .port(PORT)
+        .user(SUPERUSER)
+        .dbname(dbname);
+    Some(pg)
+}
+
 /// The folder to use: `preferred`, unless the server's user cannot reach it (a checkout
 /// under /root, say) or the socket path would be too long; then a folder in the temp dir.
 fn choose_dir(
@@ -125,15 +155,7 @@ fn choose_dir(
     if usable {
         return Ok(dir);
     }
-    // FNV-1a of the path: a stable, short name per checkout.
-    let hash = dir
-        .as_os_str()
-        .as_encoded_bytes()
-        .iter()
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-        });
-    let fallback = std::env::temp_dir().join(format!("ledger-pg-{hash:016x}"));
+    let fallback = fallback_dir(&dir);
     tracing::warn!(preferred = %dir.display(), fallback = %fallback.display(),
         "the postgres user cannot use the cluster folder; using a temporary one");
     make_private_dir(&fallback, run_as)

@@ -7,7 +7,7 @@ mod cluster;
 mod os;
 
 pub use binaries::PgBinaries;
-pub use cluster::{ClusterOptions, Durability, EmbeddedCluster, SUPERUSER};
+pub use cluster::{running_cluster, ClusterOptions, Durability, EmbeddedCluster, SUPERUSER};
 
 use std::path::PathBuf;
 
@@ -18,9 +18,13 @@ pub enum EmbeddedError {
     #[error(
         "PostgreSQL server binaries (initdb, postgres) not found: tried `pg_config --bindir` \
          and /usr/lib/postgresql/*/bin. Install the PostgreSQL server (for example \
-         `apt-get install postgresql`) or set DATABASE_URL to an existing server"
+         `apt-get install postgresql`), name its binaries' folder with LEDGER_PG_BIN, or \
+         set DATABASE_URL to an existing server"
     )]
     BinariesNotFound,
+    /// `LEDGER_PG_BIN` names a folder without `initdb` and `postgres`.
+    #[error("LEDGER_PG_BIN names {0:?}, which holds no `initdb` and `postgres`")]
+    NamedBinariesNotFound(PathBuf),
     /// Running as root, but there is no `postgres` user to run the server as.
     #[error(
         "running as root, and PostgreSQL refuses to run as root: create a `postgres` system \
