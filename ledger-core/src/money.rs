@@ -98,8 +98,24 @@ pub struct Money {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct MoneyRepr {
+    /// Read as JSON Schema reads an integer: `12500` or `12500.0` (no fraction); always
+    /// written as an integer, so stored events keep their bytes.
+    #[serde(deserialize_with = "whole_number")]
     amount_minor: i64,
     currency: Currency,
+}
+
+/// A JSON number without a fraction, within the `i64` range.
+pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        // Beyond ±2^53 a float no longer names one integer; `Money::new` bounds it anyway.
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("expected an integer")),
+    }
 }
 
 impl Money {

@@ -151,7 +151,17 @@ pub fn print_welcome(keys: &DevKeys, addr: SocketAddr, now: DateTime<Utc>) {
         "export AUDITOR_TOKEN='{}'",
         token("demo-auditor", "auditor")
     );
-    println!("export ADMIN_TOKEN='{}'\n", token("demo-admin", "admin"));
+    println!("export ADMIN_TOKEN='{}'", token("demo-admin", "admin"));
+    // Every role at once: for trying the whole API from /docs, or fuzzing it.
+    let every = keys.token(
+        DEMO_ISSUER,
+        DEMO_AUDIENCE,
+        "demo-developer",
+        &["customer", "operator", "auditor", "admin"],
+        DEMO_TOKEN_TTL_SECS,
+        now.timestamp(),
+    );
+    println!("export DEV_TOKEN='{every}'   # every role, for /docs\n");
     println!("# book two seats on the demo slot, with the demo coupon:");
     println!(
         "curl -s -X POST http://{addr}/v1/bookings -H \"Authorization: Bearer $CUSTOMER_TOKEN\" \

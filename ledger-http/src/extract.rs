@@ -5,6 +5,7 @@ use actix_web::error::QueryPayloadError;
 use actix_web::{dev::Payload, web, FromRequest, HttpRequest};
 use ledger_core::{fingerprint, IdempotencyKey, RequestFingerprint};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
@@ -166,4 +167,30 @@ pub fn request_fingerprint(
             format!("the body cannot be stored exactly: {e}"),
         )
     })
+}
+
+/// An integer as JSON Schema means it: a number with no fraction, `2` or `2.0` alike (a
+/// client or a generator may write either); anything else is refused as not an integer.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    if let Some(i) = n.as_i64() {
+        return Ok(i);
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 => Ok(f as i64),
+        _ => Err(serde::de::Error::custom("expected an integer")),
+    }
+}
+
+/// [`whole_number`] for an optional field (absent or `null`: `None`).
+pub fn whole_number_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(d)?.map(|w| w.0))
+}
+
+/// [`whole_number`] that must fit a `u32` (a count: capacity, claims).
+pub fn whole_u32<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    u32::try_from(whole_number(d)?)
+        .map_err(|_| serde::de::Error::custom("expected a non-negative integer"))
 }

@@ -43,7 +43,7 @@ pub const PROBLEMS: &[(&str, &str)] = &[
     ("invalid_signature", "The webhook's signature is missing, wrong or too old; nothing was stored."),
     ("invalid_slot", "The slot's definition is not valid (`detail` says why)."),
     ("invalid_slot_id", "A slot id is 1 to 64 of A-Z, a-z, 0-9, `_` and `-`."),
-    ("invalid_range", "A report covers from ≤ to, at most 366 days, and a bounded number of sales."),
+    ("invalid_range", "A report reads a bounded number of sales and refunds: ask for fewer days."),
     ("invalid_reason", "A reason is at most 500 characters, without control characters."),
     ("invalid_subject", "A data subject is 1 to 255 characters without control characters."),
     ("method_not_allowed", "This path does not take this method."),

@@ -125,9 +125,11 @@ async fn per_customer_limits_expiry_and_listing() {
         201,
         "other customers still can"
     );
+    let (status, body) = book_with(&app, &ana, "a3", "NOPE").await;
     assert_eq!(
-        book_with(&app, &ana, "a3", "NOPE").await.1["code"],
-        "coupon_not_found"
+        (status, body["code"].as_str()),
+        (404, Some("coupon_not_found")),
+        "a code nobody issued is not found, like a slot"
     );
     assert_eq!(listed(&app, "active").await, vec!["ONCE"]);
     assert!(listed(&app, "expired").await.is_empty());

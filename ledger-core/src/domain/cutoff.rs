@@ -147,7 +147,10 @@ fn first_after_gap(tz: Tz, missing: NaiveDateTime) -> Option<DateTime<Utc>> {
 }
 
 fn bounded_minutes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
-    let minutes = u32::deserialize(deserializer)?;
+    // `90` or `90.0` (an integer as JSON Schema has it), never a fraction or below zero.
+    let minutes = crate::money::whole_number(deserializer)?;
+    let minutes = u32::try_from(minutes)
+        .map_err(|_| serde::de::Error::custom("expected a non-negative integer"))?;
     if minutes <= MAX_CUTOFF_MINUTES {
         Ok(minutes)
     } else {

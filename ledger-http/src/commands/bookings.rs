@@ -24,9 +24,11 @@ use crate::views::booking_view;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemBody {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub slot_id: SlotId,
     /// Any integer is accepted here so that 0 or -1 is a 422 `invalid_seats`, not a 400.
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "crate::extract::whole_number")]
     pub seats: i64,
 }
 
@@ -34,7 +36,9 @@ pub struct ItemBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceBookingBody {
+    #[schema(min_items = 1, max_items = 10)]
     pub items: Vec<ItemBody>,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub coupon_code: Option<String>,
     #[schema(value_type = Option<crate::openapi::MoneyDoc>)]
     pub expected_total: Option<Money>,

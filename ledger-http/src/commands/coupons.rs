@@ -22,10 +22,13 @@ use crate::views::coupon_view;
 #[serde(deny_unknown_fields)]
 pub struct IssueCoupon {
     pub code: String,
+    #[serde(default, deserialize_with = "crate::extract::whole_number_opt")]
     pub percent_off: Option<i64>,
     #[schema(value_type = Option<crate::openapi::MoneyDoc>)]
     pub amount_off: Option<Money>,
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
     pub max_claims: u32,
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
     pub per_customer_limit: u32,
     #[schema(value_type = String, format = DateTime)]
     pub valid_from: DateTime<FixedOffset>,

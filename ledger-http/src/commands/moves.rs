@@ -21,12 +21,14 @@ use crate::views::booking_view;
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveItemBody {
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub from_slot_id: SlotId,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub to_slot_id: SlotId,
     /// Omitted: all of the booking's seats on `from_slot_id`. Any integer is accepted here
     /// so that 0 or -1 is a 422 `invalid_seats`, not a 400.
+    #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "crate::extract::whole_number_opt")]
     pub seats: Option<i64>,
 }
 
@@ -34,6 +36,7 @@ pub struct MoveItemBody {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MoveBody {
+    #[schema(min_items = 1, max_items = 10)]
     pub items: Vec<MoveItemBody>,
     /// Operators only: keep the booking's unit price on a slot that sells at another.
     pub keep_price: Option<bool>,

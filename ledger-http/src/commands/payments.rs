@@ -151,6 +151,7 @@ fn pix_devedor(payer: Option<&Payer>) -> Option<Value> {
 #[serde(deny_unknown_fields)]
 pub struct StartPayment {
     /// `mercadopago`, `stripe` or `pix`.
+    #[schema(pattern = "^(mercadopago|stripe|pix)$")]
     pub provider: String,
     pub payer: Option<Payer>,
 }

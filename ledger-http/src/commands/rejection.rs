@@ -29,14 +29,16 @@ fn title(r: &Rejection) -> &'static str {
 
 fn status(r: &Rejection) -> StatusCode {
     match r {
-        Rejection::SlotNotFound | Rejection::BookingNotFound => StatusCode::NOT_FOUND,
+        // A referenced thing that does not exist: a slot, a booking, a coupon code.
+        Rejection::SlotNotFound | Rejection::BookingNotFound | Rejection::CouponNotFound => {
+            StatusCode::NOT_FOUND
+        }
         Rejection::NotOwner => StatusCode::FORBIDDEN,
         Rejection::InvalidSeats(_)
         | Rejection::InvalidSlot(_)
         | Rejection::InvalidCoupon(_)
         | Rejection::CurrencyMismatch
-        | Rejection::InvalidPayment(_)
-        | Rejection::CouponNotFound => StatusCode::UNPROCESSABLE_ENTITY,
+        | Rejection::InvalidPayment(_) => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }
 }

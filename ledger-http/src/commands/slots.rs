@@ -25,6 +25,7 @@ pub struct PutSlot {
     pub activity_id: ActivityId,
     #[schema(value_type = String, format = DateTime)]
     pub starts_at: DateTime<FixedOffset>,
+    #[serde(deserialize_with = "crate::extract::whole_u32")]
     pub capacity: u32,
     #[schema(value_type = crate::openapi::MoneyDoc)]
     pub price: Money,

@@ -168,9 +168,11 @@ pub async fn live(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let start = match resume.as_deref().or(query.after.as_deref()) {
+    // A malformed `after` is refused even when `Last-Event-ID` (which wins) is sent.
+    let after = query.after.as_deref().map(cursor).transpose()?;
+    let start = match resume.as_deref() {
         Some(text) => cursor(text)?,
-        None => Cursor::START,
+        None => after.unwrap_or(Cursor::START),
     };
     let live = Live {
         store: state.store.clone(),

@@ -103,32 +103,29 @@ pub async fn activity(
 ) -> Result<HttpResponse, ApiError> {
     let activity = ActivityId::parse(&path)
         .map_err(|e| ApiError::not_found("activity_not_found", e.to_string()))?;
-    if let (Some(from), Some(to)) = (window.from, window.to) {
-        if from >= to {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                "`from` must be before `to`",
-            ));
-        }
-    }
+    // An empty window (`to` at or before `from`) holds no slot.
+    let empty = matches!((window.from, window.to), (Some(from), Some(to)) if from >= to);
     let read = fresh(
         &state,
         ReadModel::SlotAvailability,
         window.min_cursor.as_deref(),
     )
     .await?;
-    let rows = read
-        .engine
-        .states_by_key(
-            ReadModel::SlotAvailability,
-            read.generation,
-            activity.as_str(),
-            window.from.map(|f| f.to_utc()),
-            window.to.map(|t| t.to_utc()),
-            MAX_LISTED_SLOTS + 1,
-        )
-        .await
-        .map_err(projection_error)?;
+    let rows = if empty {
+        Vec::new()
+    } else {
+        read.engine
+            .states_by_key(
+                ReadModel::SlotAvailability,
+                read.generation,
+                activity.as_str(),
+                window.from.map(|f| f.to_utc()),
+                window.to.map(|t| t.to_utc()),
+                MAX_LISTED_SLOTS + 1,
+            )
+            .await
+            .map_err(projection_error)?
+    };
     if rows.len() as i64 > MAX_LISTED_SLOTS {
         return Err(ApiError::bad_request(
             "too_many_slots",

@@ -3,12 +3,10 @@
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::commands;
 use crate::error::ApiError;
-use crate::openapi::ApiDoc;
 
 pub mod admin;
 pub mod auditor;
@@ -24,18 +22,28 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::not_found("not_found", format!("no route for {}", req.path())).error_response()
 }
 
+/// 405 with `Allow` (RFC 9110): the methods the OpenAPI document lists for the route.
 async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    ApiError::new(
+    let mut resp = ApiError::new(
         actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "Method not allowed",
         format!("{} is not supported here", req.method()),
     )
-    .error_response()
+    .error_response();
+    let allowed = req
+        .match_pattern()
+        .and_then(|pattern| crate::openapi::methods_of(&pattern))
+        .unwrap_or_default();
+    if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&allowed) {
+        resp.headers_mut()
+            .insert(actix_web::http::header::ALLOW, value);
+    }
+    resp
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(crate::openapi::document())
 }
 
 async fn docs_redirect() -> HttpResponse {
