@@ -387,3 +387,43 @@ async fn refunds_are_for_operators_and_paid_money_only() {
     );
     app.stop().await;
 }
+
+/// Mercado Pago leaves a partially refunded payment `approved`, with the refunded sum
+/// beside it: a reconciliation (no notification came) reads it as a refund.
+#[tokio::test]
+async fn a_reconciliation_sees_a_mercadopago_partial_refund() {
+    let mp = FakeMercadoPago::start().await;
+    let app = app_with(Some(&mp), None, None).await;
+    let id = held_booking(&app, "mp-rec", 5).await;
+    mp.set_payment("601", mp_payment(601, "90000.00", &id));
+    assert_eq!(
+        post_mercadopago(&app, "601", 11, MP_SECRET).await.1["status"],
+        "applied"
+    );
+    let third = json!({"amount": ars(3_000_000)});
+    let (status, body, _) = refund(&app, &id, "rec-r1", &third).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        booking(&app, &id).await["refunded"],
+        ars(0),
+        "not confirmed yet"
+    );
+    // No notification: the operator reconciles.
+    let (status, view) = status_json(
+        app.post(
+            &format!("/v1/bookings/{id}/reconcile"),
+            &operator(),
+            "rec-1",
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200, "{view}");
+    let view = booking(&app, &id).await;
+    assert_eq!(
+        (view["status"].as_str(), &view["refunded"], &view["paid"]),
+        (Some("paid"), &ars(3_000_000), &ars(6_000_000))
+    );
+    app.stop().await;
+}
