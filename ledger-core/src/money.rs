@@ -105,8 +105,9 @@ struct MoneyRepr {
     currency: Currency,
 }
 
-/// A JSON number without a fraction, within the `i64` range.
-pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+/// A JSON number without a fraction (`2` or `2.0`: an integer as JSON Schema has it),
+/// within ±2^53 − 1 when written with a fraction. For every integer a client sends.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     let n = serde_json::Number::deserialize(d)?;
     if let Some(i) = n.as_i64() {
         return Ok(i);

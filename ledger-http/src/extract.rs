@@ -169,18 +169,7 @@ pub fn request_fingerprint(
     })
 }
 
-/// An integer as JSON Schema means it: a number with no fraction, `2` or `2.0` alike (a
-/// client or a generator may write either); anything else is refused as not an integer.
-pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
-    let n = serde_json::Number::deserialize(d)?;
-    if let Some(i) = n.as_i64() {
-        return Ok(i);
-    }
-    match n.as_f64() {
-        Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_991.0 => Ok(f as i64),
-        _ => Err(serde::de::Error::custom("expected an integer")),
-    }
-}
+pub use ledger_core::money::whole_number;
 
 /// [`whole_number`] for an optional field (absent or `null`: `None`).
 pub fn whole_number_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

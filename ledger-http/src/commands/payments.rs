@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use ledger_core::domain::{
     amount_due, payable, provider_idempotency_key, BookingState, Provider, RequestPayment,
-    RequestedObject, MAX_PAYMENT_ID_LEN,
+    RequestedObject,
 };
 use ledger_core::phone::normalize_phone_for_mercadopago;
 use ledger_core::webhook::format_decimal_amount;
@@ -271,18 +271,10 @@ async fn request_payment(
             (json!({"pix": pix}), cob.txid)
         }
     };
-    // A provider reference is stored in the ledger: bound it like a payment id.
-    if reference.is_empty()
-        || reference.len() > MAX_PAYMENT_ID_LEN
-        || reference.chars().any(char::is_control)
-    {
-        tracing::error!(
-            provider = provider.as_str(),
-            "provider returned an unusable reference"
-        );
-        return Err(crate::providers::ProviderError::Refused("the provider").into());
-    }
-    Ok((fields, reference))
+    Ok((
+        fields,
+        crate::providers::stored_id(provider.as_str(), reference)?,
+    ))
 }
 
 fn not_payable(booking: &BookingState, now: chrono::DateTime<chrono::Utc>) -> ApiError {

@@ -91,18 +91,8 @@ async fn ask_providers(
             }
             Provider::Pix => pix::put_devolucao(state, &part.payment_id, &part.amount, key).await,
         }
+        .and_then(|id| crate::providers::stored_id(part.provider.as_str(), id))
         .map_err(provider_failed)?;
-        // Stored in the ledger: bounded like a payment id.
-        if refund_id.is_empty()
-            || refund_id.len() > ledger_core::domain::MAX_PAYMENT_ID_LEN
-            || refund_id.chars().any(char::is_control)
-        {
-            tracing::error!(
-                provider = part.provider.as_str(),
-                "provider returned an unusable refund id"
-            );
-            return Err(provider_failed(ProviderError::Refused("the provider")));
-        }
         part.provider_refund_id = refund_id;
         accepted.push(part);
     }

@@ -284,6 +284,20 @@ pub async fn call(
     })
 }
 
+/// An id a provider handed back (a preference, intent, txid, refund), which the ledger
+/// stores: bounded like a payment id (1 to `MAX_PAYMENT_ID_LEN` bytes, no control
+/// characters), else the answer is unusable.
+pub fn stored_id(provider: &'static str, id: String) -> Result<String, ProviderError> {
+    if id.is_empty()
+        || id.len() > ledger_core::domain::MAX_PAYMENT_ID_LEN
+        || id.chars().any(char::is_control)
+    {
+        tracing::error!(provider, "provider returned an unusable id");
+        return Err(ProviderError::Refused(provider));
+    }
+    Ok(id)
+}
+
 /// Parses a provider's JSON answer.
 pub fn json<T: serde::de::DeserializeOwned>(
     provider: &'static str,

@@ -29,6 +29,28 @@ fn config(state: &AppState) -> Result<(&str, &str), ProviderError> {
     }
 }
 
+/// A form-encoded POST (Stripe's request format) with the pinned API version and an
+/// idempotency key, its JSON answer parsed.
+async fn post_form<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    url: &str,
+    key: &str,
+    idempotency_key: &str,
+    form: &[(&str, String)],
+) -> Result<T, ProviderError> {
+    let body = call(NAME, || {
+        state
+            .http
+            .post(url)
+            .bearer_auth(key)
+            .header("Stripe-Version", STRIPE_VERSION)
+            .header("Idempotency-Key", idempotency_key)
+            .form(form)
+    })
+    .await?;
+    json(NAME, &body)
+}
+
 /// Creates (or, with the same idempotency key, finds again) a PaymentIntent for `amount`.
 pub async fn create_intent(
     state: &AppState,
@@ -44,17 +66,7 @@ pub async fn create_intent(
         ("metadata[booking_id]", booking_id.to_string()),
         ("automatic_payment_methods[enabled]", "true".to_owned()),
     ];
-    let body = call(NAME, || {
-        state
-            .http
-            .post(&url)
-            .bearer_auth(key)
-            .header("Stripe-Version", STRIPE_VERSION)
-            .header("Idempotency-Key", idempotency_key)
-            .form(&form)
-    })
-    .await?;
-    json(NAME, &body)
+    post_form(state, &url, key, idempotency_key, &form).await
 }
 
 /// A refund Stripe accepted.
@@ -80,17 +92,9 @@ pub async fn create_refund(
         ("amount", amount.minor().to_string()),
         ("metadata[booking_id]", booking_id.to_string()),
     ];
-    let body = call(NAME, || {
-        state
-            .http
-            .post(&url)
-            .bearer_auth(key)
-            .header("Stripe-Version", STRIPE_VERSION)
-            .header("Idempotency-Key", idempotency_key)
-            .form(&form)
-    })
-    .await?;
-    json::<Refund>(NAME, &body).map(|r| r.id)
+    post_form::<Refund>(state, &url, key, idempotency_key, &form)
+        .await
+        .map(|r| r.id)
 }
 
 /// The PaymentIntent with its latest charge expanded (whose `amount_refunded` says what
