@@ -133,6 +133,28 @@ pub struct FoldPage {
     pub next: Cursor,
 }
 
+impl FoldPage {
+    /// The page without its events past `end` (a checkpoint, as a previous page's `next`
+    /// gave it): a reader replaying the feed up to where a generation stands stops there.
+    pub fn until(self, end: Cursor) -> Result<FoldPage, StoreError> {
+        if self.next <= end {
+            return Ok(self);
+        }
+        let mut rows = Vec::with_capacity(self.rows.rows.len());
+        for row in self.rows.rows {
+            if fold_cursor(&row)? > end {
+                break;
+            }
+            rows.push(row);
+        }
+        let next = rows.last().map_or(Ok(end), fold_cursor)?;
+        Ok(FoldPage {
+            rows: FoldRows { rows },
+            next,
+        })
+    }
+}
+
 impl FoldRows {
     pub fn len(&self) -> usize {
         self.rows.len()

@@ -15,7 +15,7 @@ mod models;
 mod sales;
 mod sql;
 
-pub use engine::{Engine, GenerationInfo, ProjectionError, BATCH_EVENTS};
+pub use engine::{Engine, GenerationInfo, ProjectionError, Replayed, BATCH_EVENTS};
 pub use fold::EntryRow;
 pub use models::ReadModel;
 pub use sales::{Returned, Sale};

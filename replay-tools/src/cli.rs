@@ -51,7 +51,7 @@ pub enum Command {
     State(StateArgs),
     /// Rebuild a read model beside the live one and swap (blue/green).
     Rebuild(RebuildArgs),
-    /// Compare a read model with a fresh replay; exit 1 on drift.
+    /// Compare a read model with a replay in memory (writes nothing); exit 1 on drift.
     Diff(DiffArgs),
     /// Import an export into an empty database, verifying every hash first.
     Import(ImportArgs),
@@ -59,13 +59,10 @@ pub enum Command {
 
 impl Command {
     /// Whether the command changes the database: `import` appends, `rebuild` builds a
-    /// generation, `diff` a scratch one. The others only read: they never migrate and work
-    /// under a role that may only `SELECT`.
+    /// generation. The others only read: they never migrate and work under a role that
+    /// may only `SELECT`.
     pub fn writes(&self) -> bool {
-        matches!(
-            self,
-            Command::Import(_) | Command::Rebuild(_) | Command::Diff(_)
-        )
+        matches!(self, Command::Import(_) | Command::Rebuild(_))
     }
 }
 
@@ -221,9 +218,12 @@ async fn dispatch(
             done?;
             Ok(Verdict::Clean)
         }
-        Command::Diff(args) => Ok(verdict(
-            projection::diff(store, &args.projection, out).await?,
-        )),
+        Command::Diff(args) => {
+            let bar = output.bar(0, "replaying");
+            let clean = projection::diff(store, &args.projection, out, &bar).await;
+            bar.finish_and_clear();
+            Ok(verdict(clean?))
+        }
     }
 }
 

@@ -1,20 +1,18 @@
 //! `ledger-replay rebuild` and `diff`, on the projection engine (`projections`).
 //!
 //! `rebuild` builds a new generation of a read model from the start of the feed beside
-//! the live one and swaps it in (blue/green). `diff` catches the live generation up with
-//! every event, replays a scratch generation from position 0, compares every row, drops
-//! the scratch copy and reports each stream whose row differs (exit 1 on drift).
+//! the live one and swaps it in (blue/green). `diff` writes nothing: it reads the live
+//! generation in one snapshot, replays the feed in memory up to that generation's
+//! checkpoint, compares every row and side-table entry and reports each stream whose row
+//! differs (exit 1 on drift).
 
-use std::time::Duration;
-
-use projections::{Engine, ReadModel};
-use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 
-use crate::ReplayError;
+use projections::{Engine, GenerationInfo, ReadModel, Replayed};
+use serde_json::{json, Value};
 
-/// How long `diff` waits for the feed to show every committed event.
-const CATCH_UP_PATIENCE: Duration = Duration::from_secs(60);
+use crate::ReplayError;
 /// Most drifting rows printed (the count is always exact).
 const MAX_DRIFT_SHOWN: usize = 100;
 
@@ -83,87 +81,91 @@ pub async fn rebuild(
     Ok(())
 }
 
-/// Rows of the live generation that differ from a fresh replay: (stream, live, replayed).
+/// Rows of the live generation that differ from a fresh replay: (stream, live, replayed),
+/// each side `{"version", "state"}` and, for a model with a side table, `"entries"` (null
+/// when the stream has no row on that side). Reads only: the live generation is compared
+/// at its own checkpoint, read in one snapshot with its rows, against the feed replayed in
+/// memory up to there. Also returns that generation.
 pub async fn drift(
     store: &ledger_store::Store,
     model: ReadModel,
-) -> Result<Vec<(String, Value, Value)>, ReplayError> {
+    bar: &indicatif::ProgressBar,
+) -> Result<(GenerationInfo, Vec<(String, Value, Value)>), ReplayError> {
     let engine = Engine::new(store.clone());
-    engine.ensure().await.map_err(engine_error)?;
-    let live = engine
-        .live(model)
+    let (live, current) = engine
+        .snapshot_live(model)
         .await
         .map_err(engine_error)?
-        .ok_or_else(|| ReplayError::Projection("no live generation".into()))?;
-    engine
-        .catch_up_fully(model, live.generation, CATCH_UP_PATIENCE)
+        .ok_or_else(|| {
+            ReplayError::Projection(format!("{} has no live generation", model.name()))
+        })?;
+    let total = store.count_after(ledger_store::Cursor::START).await?
+        - store.count_after(live.checkpoint).await?;
+    bar.set_length(u64::try_from(total).unwrap_or(0));
+    bar.set_message(model.name());
+    let fresh = engine
+        .replay(model, live.checkpoint, &|read| bar.set_position(read))
         .await
         .map_err(engine_error)?;
-    let scratch = engine.start_generation(model).await.map_err(engine_error)?;
-    let replayed = engine
-        .catch_up_fully(model, scratch, CATCH_UP_PATIENCE)
-        .await;
-    let fresh = match replayed {
-        Ok(()) => engine.states(model, scratch).await.map_err(engine_error),
-        Err(e) => Err(engine_error(e)),
-    };
-    // The scratch copy never serves: drop it whatever happened.
-    let discarded = engine.discard(model, scratch).await.map_err(engine_error);
-    let fresh = fresh?;
-    discarded?;
-    // The live generation may have moved on meanwhile: compare it caught up again.
-    engine
-        .catch_up_fully(model, live.generation, CATCH_UP_PATIENCE)
-        .await
-        .map_err(engine_error)?;
-    let current = engine
-        .states(model, live.generation)
-        .await
-        .map_err(engine_error)?;
-    let row = |rows: &[(String, i64, Value)], id: &str| {
-        rows.iter()
-            .find(|r| r.0 == id)
-            .map(|r| json!({"version": r.1, "state": r.2}))
-    };
-    let mut ids: Vec<&String> = current
-        .iter()
-        .map(|r| &r.0)
-        .chain(fresh.iter().map(|r| &r.0))
-        .collect();
-    ids.sort();
-    ids.dedup();
-    Ok(ids
+    let (current, fresh) = (rows_by_stream(current), rows_by_stream(fresh));
+    let ids: BTreeSet<&String> = current.keys().chain(fresh.keys()).collect();
+    let drifting = ids
         .into_iter()
         .filter_map(|id| {
-            let (a, b) = (row(&current, id), row(&fresh, id));
+            let (a, b) = (current.get(id), fresh.get(id));
             (a != b).then(|| {
-                (
-                    id.clone(),
-                    a.unwrap_or(Value::Null),
-                    b.unwrap_or(Value::Null),
-                )
+                let side = |v: Option<&Value>| v.cloned().unwrap_or(Value::Null);
+                (id.clone(), side(a), side(b))
             })
         })
-        .collect())
+        .collect();
+    Ok((live, drifting))
 }
 
-/// `diff --projection NAME`: prints each drifting row; `Ok(false)` when there is drift.
+/// Each stream's row as `drift` shows it.
+fn rows_by_stream(replayed: Replayed) -> BTreeMap<String, Value> {
+    let mut entries: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for e in replayed.entries {
+        let entry = json!({"booking_id": e.booking_id, "seats": e.seats, "customer": e.customer, "expires_at": e.expires_at});
+        entries.entry(e.stream_id).or_default().push(entry);
+    }
+    let mut rows: BTreeMap<String, Value> = replayed
+        .states
+        .into_iter()
+        .map(|(id, (version, state))| (id, json!({"version": version, "state": state})))
+        .collect();
+    // An entry without its stream's row is drift too: it shows under a row of its own.
+    for (id, list) in entries {
+        let row = rows.entry(id).or_insert_with(|| json!({}));
+        row["entries"] = Value::Array(list);
+    }
+    rows
+}
+
+/// `diff --projection NAME`: prints each drifting row and a summary; `Ok(false)` when
+/// there is drift.
 pub async fn diff(
     store: &ledger_store::Store,
     projection: &str,
     out: &mut dyn Write,
+    bar: &indicatif::ProgressBar,
 ) -> Result<bool, ReplayError> {
     let model = models(Some(projection), false)?[0];
-    let rows = drift(store, model).await?;
+    let (live, rows) = drift(store, model, bar).await?;
+    bar.finish_and_clear();
     for (stream, live, replayed) in rows.iter().take(MAX_DRIFT_SHOWN) {
         let line = json!({"projection": model.name(), "stream_id": stream, "live": live, "replayed": replayed});
         writeln!(out, "{line}").map_err(write_error)?;
     }
-    writeln!(
-        out,
-        "{}",
-        json!({"projection": model.name(), "drifting_rows": rows.len()})
-    )
-    .map_err(write_error)?;
+    // The generation is compared where it stands; events it has not read yet are counted.
+    let behind = store.count_after(live.checkpoint).await?;
+    let line = json!({
+        "projection": model.name(),
+        "generation": live.generation,
+        "checkpoint": live.checkpoint.to_string(),
+        "events_not_yet_applied": behind,
+        "drifting_rows": rows.len(),
+    });
+    writeln!(out, "{line}").map_err(write_error)?;
     Ok(rows.is_empty())
 }

@@ -121,6 +121,10 @@ proptest! {
                 assert_eq!(incremental, from_zero, "{}", model.name());
                 let entries = engine.entries(model, live.generation).await.unwrap();
                 assert_eq!(entries, engine.entries(model, rebuilt).await.unwrap(), "{} entries", model.name());
+                // `diff`'s replay in memory, which writes nothing, folds the same rows.
+                let (info, snapshot) = engine.snapshot_live(model).await.unwrap().unwrap();
+                let in_memory = engine.replay(model, info.checkpoint, &|_| {}).await.unwrap();
+                assert_eq!(snapshot, in_memory, "{} replayed in memory", model.name());
                 // Per-stream models hold each stream's own state; sales rows are its own.
                 if model == ReadModel::Sales {
                     continue;
@@ -351,63 +355,75 @@ async fn admins_see_projections_and_start_a_rebuild() {
     app.stop().await;
 }
 
-/// `ledger-replay diff` reports a read-model row corrupted by hand (and nothing when clean).
+/// `ledger-replay diff` reports a read-model row or side-table entry corrupted by hand
+/// (and nothing when clean), writing nothing itself.
 #[tokio::test]
 async fn diff_reports_a_row_corrupted_by_hand() {
     let app = spawn_app(fresh_db().await.store()).await;
     put_slot(&app, "d1", 3).await;
     put_slot(&app, "d2", 3).await;
+    let (status, held) = book(&app, &customer(1), "diff-hold", &[("d1", 2)]).await;
+    assert_eq!(status, 201, "{held}");
     let store = app.state.store.clone();
+    let bar = indicatif::ProgressBar::hidden();
+    let engine = Engine::new(store.clone());
+    let model = ReadModel::SlotAvailability;
+    // The live generation has read the booking before the rows are corrupted.
+    let live = engine.live(model).await.unwrap().unwrap();
+    catch_up_fully(&engine, model, live.generation).await;
     let mut out = Vec::new();
     assert!(
-        replay_tools::projection::diff(&store, "slot_availability", &mut out)
+        replay_tools::projection::diff(&store, "slot_availability", &mut out, &bar)
             .await
             .unwrap(),
-        "clean"
+        "clean: {}",
+        String::from_utf8_lossy(&out)
     );
-    let engine = Engine::new(store.clone());
-    let live = engine
-        .live(ReadModel::SlotAvailability)
-        .await
-        .unwrap()
-        .unwrap();
-    let table = ReadModel::SlotAvailability.table(live.generation);
+    let generations = || async {
+        let client = store.client().await.unwrap();
+        let n: i64 = client
+            .query_one("SELECT count(*) FROM projection_generations", &[])
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+    let before = generations().await;
+    let table = model.table(live.generation);
     let client = store.client().await.unwrap();
     client
-        .execute(&format!("UPDATE {table} SET state = jsonb_set(state, '{{blocked}}', 'true') WHERE stream_id = 'slot-d2'"), &[])
+        .batch_execute(&format!(
+            "UPDATE {table} SET state = jsonb_set(state, '{{blocked}}', 'true') WHERE stream_id = 'slot-d2'; \
+             DELETE FROM {table}_entries WHERE stream_id = 'slot-d1'"
+        ))
         .await
         .unwrap();
-    let drift = replay_tools::projection::drift(&store, ReadModel::SlotAvailability)
+    let (_, drift) = replay_tools::projection::drift(&store, model, &bar)
         .await
         .unwrap();
-    assert_eq!(drift.len(), 1);
-    assert_eq!(drift[0].0, "slot-d2");
+    assert_eq!(drift.len(), 2, "{drift:?}");
+    assert_eq!(drift[0].0, "slot-d1");
+    assert!(drift[0].1.get("entries").is_none(), "{:?}", drift[0].1);
+    assert_eq!(drift[0].2["entries"][0]["seats"], 2, "{:?}", drift[0].2);
+    assert_eq!(drift[1].0, "slot-d2");
     assert_eq!(
         (
-            drift[0].1["state"]["blocked"].as_bool(),
-            drift[0].2["state"]["blocked"].as_bool()
+            drift[1].1["state"]["blocked"].as_bool(),
+            drift[1].2["state"]["blocked"].as_bool()
         ),
         (Some(true), Some(false))
     );
     let mut out = Vec::new();
     assert!(
-        !replay_tools::projection::diff(&store, "slot_availability", &mut out)
+        !replay_tools::projection::diff(&store, "slot_availability", &mut out, &bar)
             .await
             .unwrap(),
         "drift reported"
     );
     assert!(String::from_utf8(out)
         .unwrap()
-        .contains("\"drifting_rows\":1"));
-    // The scratch generations were discarded; only the live one remains active.
-    assert_eq!(
-        engine
-            .generations(ReadModel::SlotAvailability)
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+        .contains("\"drifting_rows\":2"));
+    assert_eq!(generations().await, before, "diff made no generation");
     app.stop().await;
 }
 

@@ -458,7 +458,7 @@ async fn an_imported_ledger_still_applies_each_key_at_most_once() {
     app.stop().await;
 }
 
-/// An auditor's role may only `SELECT`: `verify`, `export` and `state` still work through
+/// An auditor's role may only `SELECT`: `verify`, `export`, `state` and `diff` still work through
 /// `open_existing` (which migrates nothing), and a schema at another version is refused
 /// with a message that says so, not a failure mid-way.
 #[tokio::test]
@@ -469,6 +469,9 @@ async fn a_select_only_role_audits_and_a_schema_of_another_version_is_refused() 
     let db = fresh_db().await;
     let (store, clock) = clocked(db.store());
     realistic(&store, &clock).await;
+    // The read models exist before the grant, as they would on a running service.
+    let engine = projections::Engine::new(store.clone());
+    engine.ensure().await.unwrap();
     let role = format!("auditor_{}", db.name);
     let admin = db.client().await;
     admin
@@ -499,6 +502,19 @@ async fn a_select_only_role_audits_and_a_schema_of_another_version_is_refused() 
         .batch_execute("DELETE FROM command_outcomes")
         .await;
     assert!(denied.is_err(), "the role may only SELECT");
+    // `diff` replays in memory: every read model compares clean under this role.
+    for model in projections::ReadModel::ALL {
+        let mut out = Vec::new();
+        let bar = quiet().bar(0, "diff");
+        let clean = replay_tools::projection::diff(auditor, model.name(), &mut out, &bar).await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(
+            clean.expect("diff runs under SELECT"),
+            "{}: {text}",
+            model.name()
+        );
+        assert!(text.contains("\"drifting_rows\":0"), "{text}");
+    }
     opened.store.close();
 
     // One migration behind (or ahead): refused before anything is read.
