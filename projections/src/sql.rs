@@ -159,9 +159,6 @@ WHERE name = $1 AND state = 'live' RETURNING generation";
 pub const MAKE_LIVE: &str = "\
 UPDATE projection_generations SET state = 'live', updated_at = now() WHERE name = $1 AND generation = $2";
 
-pub const RETIRE_GENERATION: &str = "\
-UPDATE projection_generations SET state = 'retired', updated_at = now() WHERE name = $1 AND generation = $2";
-
 pub fn state_of(table: &str) -> String {
     format!("SELECT state FROM {table} WHERE stream_id = $1")
 }

@@ -276,20 +276,4 @@ impl Engine {
         }
         Ok(())
     }
-
-    /// Retires a generation that was never made live (a `diff`'s scratch copy) and drops
-    /// its table. Refuses the live one.
-    pub async fn discard(&self, model: ReadModel, generation: i32) -> Result<(), ProjectionError> {
-        if self.generation(model, generation).await?.state == "live" {
-            return Err(ProjectionError::NoGeneration(generation));
-        }
-        let client = self.store.client().await?;
-        client
-            .execute(sql::RETIRE_GENERATION, &[&model.name(), &generation])
-            .await?;
-        client
-            .batch_execute(&sql::drop_table(&model.table(generation)))
-            .await?;
-        Ok(())
-    }
 }
