@@ -18,10 +18,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const USAGE: &str =
     "usage: ledger-http [--demo]   (configured by environment variables; see README.md)\n\
        ledger-http healthcheck\n\
+       ledger-http openapi\n\
   --demo        development only: dev signing keys under LEDGER_DATA_DIR, a demo activity,\n\
                 and printed tokens and a curl line that books a seat\n\
   healthcheck   asks the service on LEDGER_BIND for /health/ready: exit 0 when it answers\n\
-                200 within 5 s, 1 otherwise (for a container's HEALTHCHECK)";
+                200 within 5 s, 1 otherwise (for a container's HEALTHCHECK)\n\
+  openapi       prints the OpenAPI document (what /openapi.json serves), for client generators";
 
 fn main() -> ExitCode {
     let mut demo = false;
@@ -29,6 +31,18 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--demo" => demo = true,
             "healthcheck" => return healthcheck(),
+            "openapi" => {
+                return match serde_json::to_string_pretty(ledger_http::openapi::json()) {
+                    Ok(text) => {
+                        println!("{text}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("ledger-http openapi: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
+            }
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

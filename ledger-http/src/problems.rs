@@ -90,9 +90,9 @@ pub fn problem_type(code: &str) -> String {
 }
 
 /// A problem type, for people: JSON by default, a small HTML page for a browser.
-#[utoipa::path(get, path = "/problems/{code}", tag = "Service",
+#[utoipa::path(get, path = "/problems/{code}", operation_id = "getProblemType", tag = "Service",
     params(("code" = String, Path, description = "a problem code, with dashes or underscores")),
-    responses((status = 200, description = "{\"type\", \"code\", \"description\"}"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "{\"type\", \"code\", \"description\"}", body = crate::openapi::responses::ProblemType), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn describe(req: HttpRequest, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let code = path.replace('-', "_");
     let (code, description) = PROBLEMS

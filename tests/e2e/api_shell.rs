@@ -564,6 +564,50 @@ async fn openapi_lists_every_route_and_docs_are_served() {
         );
     }
     assert!(doc["components"]["schemas"]["PlaceBookingBody"].is_object());
+    // Every operation has its own id, and every success answer a schema (not prose).
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id:?} twice"
+            );
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status.starts_with('2') {
+                    let content = response["content"].as_object();
+                    let typed =
+                        content.is_some_and(|c| c.values().all(|m| m["schema"].is_object()));
+                    assert!(typed, "{method} {path} {status}: no schema");
+                }
+            }
+        }
+    }
+    // A created booking leads to the operations that take its id, by operationId.
+    let links = &paths["/v1/bookings"]["post"]["responses"]["201"]["links"];
+    for op in [
+        "getBooking",
+        "cancelBooking",
+        "moveBooking",
+        "startPayment",
+        "refundBooking",
+    ] {
+        assert_eq!(links[op]["operationId"], op, "{links}");
+        assert_eq!(
+            links[op]["parameters"]["booking_id"],
+            "$response.body#/booking_id"
+        );
+        assert!(ids.contains(op));
+    }
+    let slot_links = &paths["/v1/slots/{slot_id}"]["put"]["responses"]["200"]["links"];
+    assert_eq!(
+        slot_links["getManifest"]["parameters"]["slot_id"],
+        "$request.path.slot_id"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["BookingView"]["properties"]["status"]["$ref"],
+        "#/components/schemas/BookingStatusDoc"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

@@ -35,6 +35,7 @@ pub struct ItemBody {
 /// The body of `POST /v1/bookings`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"slot_id": "glaciar-0900", "seats": 2}], "coupon_code": "VERANO10"}))]
 pub struct PlaceBookingBody {
     #[schema(min_items = 1, max_items = 10)]
     pub items: Vec<ItemBody>,
@@ -50,9 +51,9 @@ fn invalid_seats(detail: &str) -> ApiError {
 
 /// Holds seats on one or more slots, all or nothing (customer). The total is computed by
 /// the server; `expected_total` only ever triggers 409 `price_changed`.
-#[utoipa::path(post, path = "/v1/bookings", tag = "Bookings", request_body = PlaceBookingBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings", operation_id = "placeBooking", tag = "Bookings", request_body = PlaceBookingBody, security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
-    responses((status = 201, description = "held: booking_id, status, items, total, discount, hold_expires_at, cursor"),
+    responses((status = 201, description = "held: booking_id, status, items, total, discount, hold_expires_at, cursor", body = crate::openapi::responses::BookingReply),
         (status = 409, description = "sold_out, cutoff_passed, slot_blocked, coupon_exhausted, coupon_expired, price_changed", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 404, description = "slot_not_found", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 422, description = "invalid_seats, idempotency_key_reused", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn place(
@@ -157,9 +158,9 @@ pub fn streams_of(id: BookingId, booking: &BookingState) -> Result<BookingStream
 
 /// Cancels a booking (owner before payment, operator any time) and releases its seats and
 /// coupon claim.
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/cancel", tag = "Bookings", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/cancel", operation_id = "cancelBooking", tag = "Bookings", security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
-    responses((status = 200, description = "the booking view"), (status = 409, description = "not_cancellable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the booking view", body = crate::openapi::responses::BookingReply), (status = 409, description = "not_cancellable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn cancel(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -61,9 +61,9 @@ fn spec(body: IssueCoupon) -> Result<CouponSpec, ApiError> {
 }
 
 /// Issues a coupon (operator).
-#[utoipa::path(post, path = "/v1/coupons", tag = "Coupons", request_body = IssueCoupon, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/coupons", operation_id = "issueCoupon", tag = "Coupons", request_body = IssueCoupon, security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
-    responses((status = 201, description = "issued"), (status = 200, description = "already issued with this definition"), (status = 409, description = "coupon_conflict", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 201, description = "issued", body = crate::openapi::responses::CouponReply), (status = 200, description = "already issued with this definition", body = crate::openapi::responses::CouponReply), (status = 409, description = "coupon_conflict", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn issue(
     req: HttpRequest,
     state: web::Data<AppState>,

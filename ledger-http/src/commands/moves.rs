@@ -35,6 +35,7 @@ pub struct MoveItemBody {
 /// The body of `POST /v1/bookings/{booking_id}/move`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"items": [{"from_slot_id": "glaciar-0900", "to_slot_id": "glaciar-1400", "seats": 1}]}))]
 pub struct MoveBody {
     #[schema(min_items = 1, max_items = 10)]
     pub items: Vec<MoveItemBody>,
@@ -43,9 +44,9 @@ pub struct MoveBody {
 }
 
 /// Move seats to other slots, all or nothing.
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/move", tag = "Bookings", request_body = MoveBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/move", operation_id = "moveBooking", tag = "Bookings", request_body = MoveBody, security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, description = "the booking view after the move"),
+    responses((status = 200, description = "the booking view after the move", body = crate::openapi::responses::BookingReply),
         (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "sold_out, cutoff_passed, slot_blocked, not_movable, price_differs", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "invalid_seats", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]

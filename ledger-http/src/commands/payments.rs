@@ -149,6 +149,7 @@ fn pix_devedor(payer: Option<&Payer>) -> Option<Value> {
 /// The body of `POST /v1/bookings/{booking_id}/payments`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"provider": "mercadopago", "payer": {"email": "ana@example.com"}}))]
 pub struct StartPayment {
     /// `mercadopago`, `stripe` or `pix`.
     #[schema(pattern = "^(mercadopago|stripe|pix)$")]
@@ -287,9 +288,9 @@ fn not_payable(booking: &BookingState, now: chrono::DateTime<chrono::Utc>) -> Ap
 }
 
 /// Start a payment with a provider (owner).
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/payments", tag = "Payments", request_body = StartPayment, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/payments", operation_id = "startPayment", tag = "Payments", request_body = StartPayment, security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 201, description = "payment_request_id, provider, amount, and checkout_url | client_secret | pix"),
+    responses((status = 201, description = "payment_request_id, provider, amount, and checkout_url | client_secret | pix", body = crate::openapi::responses::PaymentStarted),
         (status = 409, description = "not_payable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 502, description = "provider_unavailable: nothing recorded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn start(

@@ -128,9 +128,9 @@ pub(crate) async fn reconcile(
 }
 
 /// Re-fetch the booking's payments from the providers and apply them (operator).
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/reconcile", tag = "Payments", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/reconcile", operation_id = "reconcileBooking", tag = "Payments", security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 200, description = "the booking view after reconciliation"),
+    responses((status = 200, description = "the booking view after reconciliation", body = crate::openapi::responses::BookingReply),
         (status = 502, description = "provider_unavailable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn run(
     req: HttpRequest,

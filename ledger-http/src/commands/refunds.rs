@@ -157,9 +157,9 @@ fn check_reason(reason: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// Refund all or part of what was paid (operator).
-#[utoipa::path(post, path = "/v1/bookings/{booking_id}/refunds", tag = "Payments", request_body = RefundBody, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/bookings/{booking_id}/refunds", operation_id = "refundBooking", tag = "Payments", request_body = RefundBody, security(("bearer" = [])),
     params(("booking_id" = String, Path), ("Idempotency-Key" = String, Header)),
-    responses((status = 201, description = "refund_id, status \"pending\", amount, parts [{provider, payment_id, amount}]"),
+    responses((status = 201, description = "refund_id, status \"pending\", amount, parts [{provider, payment_id, amount}]", body = crate::openapi::responses::RefundAccepted),
         (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 409, description = "not_refundable: nothing paid, or more than is refundable", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
         (status = 502, description = "provider_unavailable: nothing recorded", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]

@@ -78,9 +78,9 @@ async fn slot_command(
 }
 
 /// Schedules or updates a slot (operator). Idempotent by body; a key is accepted.
-#[utoipa::path(put, path = "/v1/slots/{slot_id}", tag = "Slots", request_body = PutSlot, security(("bearer" = [])),
+#[utoipa::path(put, path = "/v1/slots/{slot_id}", operation_id = "putSlot", tag = "Slots", request_body = PutSlot, security(("bearer" = [])),
     params(("slot_id" = String, Path)),
-    responses((status = 200, description = "the slot view"), (status = 422, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the slot view", body = crate::openapi::responses::SlotReply), (status = 422, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn put_slot(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -144,9 +144,9 @@ async fn block_or_unblock(
 }
 
 /// Blocks a slot (operator).
-#[utoipa::path(post, path = "/v1/slots/{slot_id}/block", tag = "Slots", request_body = Reason, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/slots/{slot_id}/block", operation_id = "blockSlot", tag = "Slots", request_body = Reason, security(("bearer" = [])),
     params(("slot_id" = String, Path), ("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
-    responses((status = 200, description = "the slot view"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the slot view", body = crate::openapi::responses::SlotReply), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn block(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -159,9 +159,9 @@ pub async fn block(
 }
 
 /// Unblocks a slot (operator).
-#[utoipa::path(post, path = "/v1/slots/{slot_id}/unblock", tag = "Slots", request_body = Reason, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/slots/{slot_id}/unblock", operation_id = "unblockSlot", tag = "Slots", request_body = Reason, security(("bearer" = [])),
     params(("slot_id" = String, Path), ("Idempotency-Key" = String, Header, description = "required: 1..255 printable ASCII, or its quoted form")),
-    responses((status = 200, description = "the slot view"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "the slot view", body = crate::openapi::responses::SlotReply), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn unblock(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -31,10 +31,10 @@ fn erasure_body(record: &ErasureRecord) -> Value {
 }
 
 /// Erase a data subject's personal data (admin).
-#[utoipa::path(post, path = "/v1/admin/subjects/{sub}/erase", tag = "Admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/subjects/{sub}/erase", operation_id = "eraseSubject", tag = "Admin", security(("bearer" = [])),
     params(("sub" = String, Path, description = "the data subject: a token's `sub`, or `payer:<provider>:<event id>` for a payer no booking names"),
            ("Idempotency-Key" = String, Header)),
-    responses((status = 200, description = "{\"subject\", \"erased_at\", \"events\"}: the subject's keys are deleted; its personal fields read {\"erased\": true} everywhere"),
+    responses((status = 200, description = "{\"subject\", \"erased_at\", \"events\"}: the subject's keys are deleted; its personal fields read {\"erased\": true} everywhere", body = crate::openapi::responses::Erasure),
               (status = 404, description = "subject_not_found: the ledger holds no personal data of this subject", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn erase(
     req: HttpRequest,

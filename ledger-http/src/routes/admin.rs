@@ -22,9 +22,9 @@ pub struct OutboxQuery {
 }
 
 /// The outbox to the panel by state (admin, operator).
-#[utoipa::path(get, path = "/v1/admin/outbox", tag = "Admin", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/admin/outbox", operation_id = "listOutbox", tag = "Admin", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "pending | delivered | dead (default dead)")),
-    responses((status = 200, description = "items: event_id, booking_id, type, state, attempts, next_attempt_at, last_error, payload; as_of: the feed cursor up to which events are enqueued")))]
+    responses((status = 200, description = "items: event_id, booking_id, type, state, attempts, next_attempt_at, last_error, payload; as_of: the feed cursor up to which events are enqueued", body = crate::openapi::responses::OutboxList)))]
 pub async fn outbox(
     state: web::Data<AppState>,
     principal: Principal,
@@ -51,8 +51,8 @@ pub async fn outbox(
 }
 
 /// Read models: name, version, generation, checkpoint, lag, state (admin).
-#[utoipa::path(get, path = "/v1/admin/projections", tag = "Admin", security(("bearer" = [])),
-    responses((status = 200, description = "projections: name, version, generation, checkpoint, lag, state (live | rebuilding)")))]
+#[utoipa::path(get, path = "/v1/admin/projections", operation_id = "listProjections", tag = "Admin", security(("bearer" = [])),
+    responses((status = 200, description = "projections: name, version, generation, checkpoint, lag, state (live | rebuilding)", body = crate::openapi::responses::ProjectionList)))]
 pub async fn projections(
     state: web::Data<AppState>,
     principal: Principal,
@@ -72,9 +72,9 @@ pub async fn projections(
 }
 
 /// Starts a rebuild beside the live generation (admin): 202; it swaps when caught up.
-#[utoipa::path(post, path = "/v1/admin/projections/{name}/rebuild", tag = "Admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/projections/{name}/rebuild", operation_id = "rebuildProjection", tag = "Admin", security(("bearer" = [])),
     params(("name" = String, Path, description = "slot_availability | booking_status | coupons")),
-    responses((status = 202, description = "rebuild started: name, generation"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 202, description = "rebuild started: name, generation", body = crate::openapi::responses::RebuildStarted), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn rebuild(
     state: web::Data<AppState>,
     principal: Principal,
@@ -103,9 +103,9 @@ pub async fn rebuild(
 /// Sends a dead letter again (admin): 202 with the row pending, due now, with a fresh
 /// attempt budget. A row already pending answers 202 unchanged (one delivery either way);
 /// a delivered one is 409 `already_delivered`; an unknown id 404.
-#[utoipa::path(post, path = "/v1/admin/outbox/{event_id}/requeue", tag = "Admin", security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/admin/outbox/{event_id}/requeue", operation_id = "requeueOutboxMessage", tag = "Admin", security(("bearer" = [])),
     params(("event_id" = String, Path, description = "the outbox row's id: the ledger event id (its webhook-id)")),
-    responses((status = 202, description = "{\"event_id\", \"state\": \"pending\"}"),
+    responses((status = 202, description = "{\"event_id\", \"state\": \"pending\"}", body = crate::openapi::responses::Requeued),
               (status = 404, description = "outbox_item_not_found", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"),
               (status = 409, description = "already_delivered", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn requeue(

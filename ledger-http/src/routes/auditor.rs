@@ -52,9 +52,9 @@ pub struct StreamQuery {
 }
 
 /// One stream's events in version order (auditor).
-#[utoipa::path(get, path = "/v1/streams/{stream_id}/events", tag = "Audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/streams/{stream_id}/events", operation_id = "readStreamEvents", tag = "Audit", security(("bearer" = [])),
     params(("stream_id" = String, Path), ("from_version" = Option<i64>, Query), ("limit" = Option<i64>, Query, description = "1..=500")),
-    responses((status = 200, description = "events (global_position, stream_id, stream_version, event_id, event_type, schema_version, recorded_at, payload, metadata, prev_hash, hash) and next_from_version"),
+    responses((status = 200, description = "events (global_position, stream_id, stream_version, event_id, event_type, schema_version, recorded_at, payload, metadata, prev_hash, hash) and next_from_version", body = crate::openapi::responses::StreamEvents),
         (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn stream_events(
     state: web::Data<AppState>,
@@ -108,9 +108,9 @@ pub struct FeedQuery {
 }
 
 /// The gap-free global feed (auditor): `next` is the cursor for the following page.
-#[utoipa::path(get, path = "/v1/events", tag = "Audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events", operation_id = "readFeed", tag = "Audit", security(("bearer" = [])),
     params(("after" = Option<String>, Query, description = "opaque cursor; omit to start at the beginning"), ("limit" = Option<i64>, Query, description = "1..=1000")),
-    responses((status = 200, description = "{\"events\": [...], \"next\": cursor}")))]
+    responses((status = 200, description = "{\"events\": [...], \"next\": cursor}", body = crate::openapi::responses::FeedPage)))]
 pub async fn feed(
     state: web::Data<AppState>,
     principal: Principal,
@@ -153,9 +153,9 @@ fn sse_message(cursor: &Cursor, event: &Value) -> Bytes {
 
 /// The live feed as Server-Sent Events (auditor). `Last-Event-ID` (a cursor) takes
 /// precedence over `after`, so a reconnecting client resumes without loss or repeat.
-#[utoipa::path(get, path = "/v1/events/live", tag = "Audit", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/events/live", operation_id = "streamLiveEvents", tag = "Audit", security(("bearer" = [])),
     params(("after" = Option<String>, Query), ("Last-Event-ID" = Option<String>, Header)),
-    responses((status = 200, description = "text/event-stream; each message's id is its cursor")))]
+    responses((status = 200, description = "Server-sent events: each message's id is its cursor, its data an event as in /v1/events", body = crate::openapi::responses::LiveEvent, content_type = "text/event-stream")))]
 pub async fn live(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -35,8 +35,8 @@ pub struct SlotQuery {
 }
 
 /// Availability of one slot (public).
-#[utoipa::path(get, path = "/v1/slots/{slot_id}/availability", tag = "Slots", params(("slot_id" = String, Path), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "slot_id, capacity, held, confirmed, available, blocked, starts_at, bookable_until, as_of"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/v1/slots/{slot_id}/availability", operation_id = "getSlotAvailability", tag = "Slots", params(("slot_id" = String, Path), ("min_cursor" = Option<String>, Query)),
+    responses((status = 200, description = "slot_id, capacity, held, confirmed, available, blocked, starts_at, bookable_until, as_of", body = crate::openapi::responses::SlotRead), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn slot(
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -93,9 +93,9 @@ pub struct Window {
 }
 
 /// Availability of an activity's slots starting in [from, to) (public).
-#[utoipa::path(get, path = "/v1/activities/{activity_id}/availability", tag = "Slots",
+#[utoipa::path(get, path = "/v1/activities/{activity_id}/availability", operation_id = "getActivityAvailability", tag = "Slots",
     params(("activity_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "array of slot availability views, by start time")))]
+    responses((status = 200, description = "array of slot availability views, by start time", body = Vec<crate::openapi::responses::SlotRead>)))]
 pub async fn activity(
     state: web::Data<AppState>,
     path: web::Path<String>,

@@ -23,9 +23,9 @@ pub struct ReadQuery {
 }
 
 /// A booking (owner, operator, auditor).
-#[utoipa::path(get, path = "/v1/bookings/{booking_id}", tag = "Bookings", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/bookings/{booking_id}", operation_id = "getBooking", tag = "Bookings", security(("bearer" = [])),
     params(("booking_id" = String, Path), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "booking_id, status, items, total, paid, payments, hold_expires_at, as_of; for its owner and operators, payer (the newest payment request's, opened; {\"erased\": true} once its subject is erased)"), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "booking_id, status, items, total, paid, payments, hold_expires_at, as_of; for its owner and operators, payer (the newest payment request's, opened; {\"erased\": true} once its subject is erased)", body = crate::openapi::responses::BookingRead), (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn get(
     state: web::Data<AppState>,
     principal: Principal,

@@ -26,9 +26,9 @@ pub struct ListQuery {
 }
 
 /// Coupons by derived state (operator): `active`, `exhausted` or `expired` (from the clock).
-#[utoipa::path(get, path = "/v1/coupons", tag = "Coupons", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/coupons", operation_id = "listCoupons", tag = "Coupons", security(("bearer" = [])),
     params(("state" = Option<String>, Query, description = "active | exhausted | expired"), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "coupons and as_of")))]
+    responses((status = 200, description = "coupons and as_of", body = crate::openapi::responses::CouponList)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,

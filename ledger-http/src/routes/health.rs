@@ -19,13 +19,13 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 pub const READY_MAX_LAG: i64 = 10_000;
 
 /// The process answers.
-#[utoipa::path(get, path = "/health/live", tag = "Service", responses((status = 200, description = "live")))]
+#[utoipa::path(get, path = "/health/live", operation_id = "healthLive", tag = "Service", responses((status = 200, description = "live", body = crate::openapi::responses::Live)))]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "live"}))
 }
 
 /// The database answers and has every migration of this build.
-#[utoipa::path(get, path = "/health/ready", tag = "Service", responses((status = 200, description = "ready"), (status = 503, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(get, path = "/health/ready", operation_id = "healthReady", tag = "Service", responses((status = 200, description = "ready", body = crate::openapi::responses::Ready), (status = 503, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let check = async {
         state

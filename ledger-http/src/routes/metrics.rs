@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use crate::metrics::Metrics;
 
 /// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "Service", responses((status = 200, description = "metrics")))]
+#[utoipa::path(get, path = "/metrics", operation_id = "getMetrics", tag = "Service", responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn render(
     metrics: web::Data<Metrics>,
     state: web::Data<crate::startup::AppState>,

@@ -43,7 +43,7 @@ async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(crate::openapi::document())
+    HttpResponse::Ok().json(crate::openapi::json())
 }
 
 async fn docs_redirect() -> HttpResponse {

@@ -41,9 +41,9 @@ fn unreadable(e: serde_json::Error) -> ApiError {
 }
 
 /// Who is on a departure (operator).
-#[utoipa::path(get, path = "/v1/slots/{slot_id}/manifest", tag = "Operations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/slots/{slot_id}/manifest", operation_id = "getManifest", tag = "Operations", security(("bearer" = [])),
     params(("slot_id" = String, Path), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "{\"slot_id\", \"starts_at\", \"capacity\", \"bookings\": [{\"booking_id\", \"status\", \"seats\", \"customer\", \"paid\", \"refunded\"}], \"as_of\"}"),
+    responses((status = 200, description = "{\"slot_id\", \"starts_at\", \"capacity\", \"bookings\": [{\"booking_id\", \"status\", \"seats\", \"customer\", \"paid\", \"refunded\"}], \"as_of\"}", body = crate::openapi::responses::Manifest),
               (status = 404, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn manifest(
     state: web::Data<AppState>,
@@ -179,10 +179,10 @@ fn report_money(minor: i128, currency: ledger_core::Currency) -> Value {
 
 /// Sales by day or by activity (operator): paid bookings counted on the activity's local
 /// day of their payment, refunds on the day the provider confirmed them.
-#[utoipa::path(get, path = "/v1/reports/sales", tag = "Operations", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/reports/sales", operation_id = "getSalesReport", tag = "Operations", security(("bearer" = [])),
     params(("from" = String, Query, description = "YYYY-MM-DD, the activity's local day"), ("to" = String, Query, description = "YYYY-MM-DD, included"),
            ("group_by" = String, Query, description = "day | activity"), ("min_cursor" = Option<String>, Query)),
-    responses((status = 200, description = "{\"rows\": [{\"key\", \"currency\", \"bookings\", \"seats\", \"gross\", \"discounts\", \"refunds\", \"net\"}], \"as_of\"}"),
+    responses((status = 200, description = "{\"rows\": [{\"key\", \"currency\", \"bookings\", \"seats\", \"gross\", \"discounts\", \"refunds\", \"net\"}], \"as_of\"}", body = crate::openapi::responses::SalesReport),
               (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 422, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn sales(
     state: web::Data<AppState>,

@@ -37,9 +37,9 @@ pub struct Query {
 }
 
 /// Mercado Pago notifications; the payment is fetched from Mercado Pago before any lock.
-#[utoipa::path(post, path = "/v1/webhooks/mercadopago", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
+#[utoipa::path(post, path = "/v1/webhooks/mercadopago", operation_id = "receiveMercadoPagoWebhook", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
     params(("data.id" = String, Query), ("type" = String, Query), ("x-signature" = String, Header), ("x-request-id" = String, Header)),
-    responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}"), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "provider_unavailable: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+    responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}", body = crate::openapi::responses::WebhookAck), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 503, description = "provider_unavailable: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

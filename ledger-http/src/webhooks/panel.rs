@@ -92,8 +92,8 @@ impl PanelChange {
 }
 
 /// Catalog changes from the activity panel (Standard Webhooks).
-#[utoipa::path(post, path = "/v1/webhooks/panel", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
-    params(("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}"), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/v1/webhooks/panel", operation_id = "receivePanelWebhook", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
+    params(("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}", body = crate::openapi::responses::WebhookAck), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -96,8 +96,8 @@ pub fn deliveries(
 }
 
 /// Pix notifications (BCB API Pix body, Standard Webhooks signature).
-#[utoipa::path(post, path = "/v1/webhooks/pix", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
-    params(("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}"), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/v1/webhooks/pix", operation_id = "receivePixWebhook", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
+    params(("webhook-id" = String, Header), ("webhook-timestamp" = String, Header), ("webhook-signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}", body = crate::openapi::responses::WebhookAck), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

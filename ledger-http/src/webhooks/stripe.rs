@@ -51,8 +51,8 @@ fn report(event_id: &str, event_type: &str, object: &Value) -> Option<(BookingId
 }
 
 /// Stripe events (`Stripe-Signature`).
-#[utoipa::path(post, path = "/v1/webhooks/stripe", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
-    params(("Stripe-Signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}"), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
+#[utoipa::path(post, path = "/v1/webhooks/stripe", operation_id = "receiveStripeWebhook", tag = "Webhooks", request_body(content = Object, content_type = "application/json"),
+    params(("Stripe-Signature" = String, Header)), responses((status = 200, description = "{\"status\": \"applied\" | \"duplicate\" | \"ignored\"}", body = crate::openapi::responses::WebhookAck), (status = 401, description = "invalid_signature: nothing stored", body = crate::openapi::ProblemDoc, content_type = "application/problem+json"), (status = 400, body = crate::openapi::ProblemDoc, content_type = "application/problem+json")))]
 pub async fn receive(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,166 +1,17 @@
-//! The OpenAPI document, generated from the handlers' annotations (`/openapi.json`), and
-//! Swagger UI (`/docs`, vendored: the build downloads nothing).
+//! What the handlers enforce, stated in the document: parameter shapes, request-body
+//! rules a derived schema cannot state, the problem responses of every operation, and the
+//! links from a created resource to the operations that take its id.
 
-use std::collections::HashMap;
-use std::sync::OnceLock;
-
-use utoipa::openapi::path::{Operation, Parameter, ParameterIn};
+use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{HttpMethod, Operation, Parameter, ParameterIn};
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Required, ResponseBuilder};
-use utoipa::{Modify, OpenApi, ToSchema};
-
-use crate::commands;
-use crate::problems;
-use crate::routes;
-
-/// `{"amount_minor": 12500, "currency": "ARS"}`: integer minor units and an ISO 4217 code.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct MoneyDoc {
-    /// Within ±2^53 − 1, the range JSON numbers hold exactly.
-    #[schema(minimum = -9007199254740991_i64, maximum = 9007199254740991_i64)]
-    pub amount_minor: i64,
-    #[schema(example = "ARS")]
-    pub currency: String,
-}
-
-/// RFC 9457 problem document with a stable `code`.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct ProblemDoc {
-    #[schema(rename = "type")]
-    pub type_uri: String,
-    pub title: String,
-    pub status: u16,
-    pub code: String,
-    pub detail: String,
-}
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Reservation ledger", version = "1", description = "Event-sourced reservation ledger: the HTTP contract of API.md."),
-    paths(
-        routes::health::live,
-        routes::health::ready,
-        routes::metrics::render,
-        commands::slots::put_slot,
-        commands::slots::block,
-        commands::slots::unblock,
-        routes::availability::slot,
-        routes::availability::activity,
-        commands::bookings::place,
-        routes::bookings::get,
-        commands::bookings::cancel,
-        commands::payments::start,
-        commands::reconcile::run,
-        commands::refunds::create,
-        commands::moves::move_booking,
-        commands::coupons::issue,
-        routes::coupons::list,
-        routes::admin::outbox,
-        routes::admin::requeue,
-        routes::operations::manifest,
-        routes::operations::sales,
-        commands::subjects::erase,
-        problems::describe,
-        routes::admin::projections,
-        routes::admin::rebuild,
-        routes::auditor::stream_events,
-        routes::auditor::feed,
-        routes::auditor::live,
-        crate::webhooks::stripe::receive,
-        crate::webhooks::mercadopago::receive,
-        crate::webhooks::pix::receive,
-        crate::webhooks::panel::receive,
-    ),
-    components(schemas(
-        MoneyDoc,
-        ProblemDoc,
-        commands::slots::PutSlot,
-        commands::slots::Reason,
-        commands::bookings::PlaceBookingBody,
-        commands::bookings::ItemBody,
-        commands::coupons::IssueCoupon,
-        commands::payments::StartPayment,
-        commands::payments::Payer,
-        commands::payments::Identification,
-        commands::refunds::RefundBody,
-        commands::moves::MoveBody,
-        commands::moves::MoveItemBody,
-    )),
-    tags(
-        (name = "Bookings", description = "Hold seats, read, cancel and move bookings (customers and operators)."),
-        (name = "Payments", description = "Start a payment with a provider, reconcile with it, refund (the money moves only on the provider's word)."),
-        (name = "Slots", description = "The catalog (operators) and availability (public)."),
-        (name = "Coupons", description = "Issue coupons and list them by state (operators)."),
-        (name = "Operations", description = "The operator's day: departure manifests and sales reports (read models)."),
-        (name = "Webhooks", description = "Signed deliveries from Stripe, Mercado Pago, a Pix PSP and the activity panel."),
-        (name = "Audit", description = "The ledger itself, read-only: streams, the gap-free feed, live events (auditors)."),
-        (name = "Admin", description = "Projections, the outbox, erasure of a data subject (admins)."),
-        (name = "Service", description = "Health, metrics and the problem types."),
-    ),
-    modifiers(&BearerAuth, &Contract)
-)]
-pub struct ApiDoc;
-
-/// The document, built once.
-pub fn document() -> &'static utoipa::openapi::OpenApi {
-    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(ApiDoc::openapi)
-}
-
-/// The methods the document lists for a route pattern (`/v1/bookings/{booking_id}`), as an
-/// `Allow` header value; `None` for a pattern it does not know.
-pub fn methods_of(pattern: &str) -> Option<String> {
-    static METHODS: OnceLock<HashMap<String, String>> = OnceLock::new();
-    let methods = METHODS.get_or_init(|| {
-        document()
-            .paths
-            .paths
-            .iter()
-            .map(|(path, item)| {
-                let listed = [
-                    ("GET", item.get.is_some()),
-                    ("HEAD", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                ];
-                let allow: Vec<&str> = listed
-                    .iter()
-                    .filter(|(_, on)| *on)
-                    .map(|(m, _)| *m)
-                    .collect();
-                (path.clone(), allow.join(", "))
-            })
-            .collect()
-    });
-    methods.get(pattern).cloned()
-}
+use utoipa::Modify;
 
 /// What the handlers enforce, stated in the document so that a client (or a fuzzer) can
 /// send only what is accepted: the shape of every path, header and query parameter the
 /// service checks, and the error responses every operation can give (RFC 9457 problems).
-struct Contract;
+pub(super) struct Contract;
 
 fn text(pattern: Option<&str>, format: Option<KnownFormat>) -> Schema {
     Schema::Object(
@@ -315,6 +166,9 @@ fn body_rules(openapi: &mut utoipa::openapi::OpenApi) {
         json!({
             "type": "object", "additionalProperties": false,
             "required": ["activity_id", "starts_at", "capacity", "price", "cutoff"],
+            "example": {"activity_id": "glaciar-trek", "starts_at": "2027-12-01T09:00:00-03:00", "capacity": 20,
+                        "price": {"amount_minor": 4500000, "currency": "ARS"}, "time_zone": "America/Argentina/Ushuaia",
+                        "cutoff": {"kind": "day_before_at", "local_time": "18:00"}},
             "properties": {
                 "activity_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "example": "glaciar-trek"},
                 "starts_at": {"type": "string", "format": "date-time"},
@@ -337,6 +191,7 @@ fn body_rules(openapi: &mut utoipa::openapi::OpenApi) {
         "Reason",
         json!({
             "type": "object", "additionalProperties": false, "required": ["reason"],
+            "example": {"reason": "storm warning"},
             "properties": {"reason": {"type": "string", "maxLength": ledger_core::domain::MAX_REASON_CHARS, "pattern": "^[^\\x00]*$"}}
         }),
     );
@@ -345,6 +200,7 @@ fn body_rules(openapi: &mut utoipa::openapi::OpenApi) {
         "RefundBody",
         json!({
             "type": "object", "additionalProperties": false,
+            "example": {"amount": {"amount_minor": 4500000, "currency": "ARS"}, "reason": "one guest could not come", "keep_seats": false},
             "properties": {
                 "amount": {"anyOf": [money(1), {"type": "null"}]},
                 "reason": {"anyOf": [{"type": "string", "maxLength": ledger_core::domain::MAX_REASON_CHARS, "pattern": "^[^\\x00-\\x1f\\x7f-\\x9f]*$"}, {"type": "null"}]},
@@ -399,10 +255,86 @@ fn body_rules(openapi: &mut utoipa::openapi::OpenApi) {
     body_schema(
         openapi,
         "IssueCoupon",
-        json!({"oneOf": [
+        json!({"example": {"code": "VERANO10", "percent_off": 10, "max_claims": 100, "per_customer_limit": 1,
+                           "valid_from": "2026-12-01T00:00:00Z", "valid_until": "2027-03-01T00:00:00Z"},
+               "oneOf": [
             coupon("percent_off", json!({"type": "integer", "minimum": 1, "maximum": 100})),
             coupon("amount_off", money(1)),
         ]}),
+    );
+}
+
+/// Adds links to the `status` response of `method path`: each to an operation (by id) with
+/// the parameter it takes and the runtime expression that gives it.
+fn link_from(
+    openapi: &mut utoipa::openapi::OpenApi,
+    method: HttpMethod,
+    path: &str,
+    status: &str,
+    to: &[(&str, &str, &str)],
+) {
+    let Some(item) = openapi.paths.paths.get_mut(path) else {
+        return;
+    };
+    let op = match method {
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        _ => None,
+    };
+    let Some(RefOr::T(response)) = op.and_then(|op| op.responses.responses.get_mut(status)) else {
+        return;
+    };
+    for (operation, parameter, expression) in to {
+        let link = LinkBuilder::new()
+            .operation_id(*operation)
+            .parameter(*parameter, *expression)
+            .build();
+        response
+            .links
+            .insert((*operation).to_owned(), RefOr::T(link));
+    }
+}
+
+/// A created booking's id leads to every operation on it; a slot put leads to its reads and
+/// commands, and to its activity's availability.
+fn links(openapi: &mut utoipa::openapi::OpenApi) {
+    let booking = "$response.body#/booking_id";
+    let on_booking = [
+        "getBooking",
+        "cancelBooking",
+        "moveBooking",
+        "startPayment",
+        "reconcileBooking",
+        "refundBooking",
+    ]
+    .map(|op| (op, "booking_id", booking));
+    link_from(
+        openapi,
+        HttpMethod::Post,
+        "/v1/bookings",
+        "201",
+        &on_booking,
+    );
+    let slot = "$request.path.slot_id";
+    let mut on_slot: Vec<(&str, &str, &str)> = [
+        "getSlotAvailability",
+        "blockSlot",
+        "unblockSlot",
+        "getManifest",
+    ]
+    .map(|op| (op, "slot_id", slot))
+    .to_vec();
+    on_slot.push((
+        "getActivityAvailability",
+        "activity_id",
+        "$response.body#/activity_id",
+    ));
+    link_from(
+        openapi,
+        HttpMethod::Put,
+        "/v1/slots/{slot_id}",
+        "200",
+        &on_slot,
     );
 }
 
@@ -410,6 +342,7 @@ impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         iso_codes(openapi);
         body_rules(openapi);
+        links(openapi);
         for (path, item) in openapi.paths.paths.iter_mut() {
             let ops = [
                 &mut item.get,
