@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-
 /// A check that did not hold (as opposed to a run that could not be set up).
 #[derive(Debug)]
 pub struct CheckFailed(pub String);

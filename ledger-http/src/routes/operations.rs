@@ -12,11 +12,11 @@
 //! toward the activity of its first item's slot (its time zone gives the day). `as_of` is
 //! the sales model's checkpoint.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::{web, HttpResponse};
-use chrono::SecondsFormat;
-use ledger_core::domain::{BookingState, BookingStatus, SlotState};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use ledger_core::domain::{BookingState, BookingStatus, SlotSpec, SlotState};
 use ledger_core::Money;
 use projections::ReadModel;
 use serde::Deserialize;
@@ -207,19 +207,7 @@ pub async fn sales(
     let min_cursor = query.min_cursor.as_deref();
     let sales = fresh(&state, ReadModel::Sales, min_cursor).await?;
     let slots = fresh(&state, ReadModel::SlotAvailability, min_cursor).await?;
-    // Every row whose instant may fall on a local day of the range, in any time zone (an
-    // empty range, `to` before `from`, has none); clamped to the calendar's ends.
-    let margin = chrono::Duration::hours(MAX_ZONE_OFFSET_HOURS);
-    let midnight = |day: chrono::NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
-    let start = midnight(from)
-        .checked_sub_signed(margin)
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    let end = to
-        .checked_add_days(chrono::Days::new(1))
-        .map(midnight)
-        .and_then(|end| end.checked_add_signed(margin))
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC);
-    let end = if to < from { start } else { end };
+    let (start, end) = instants_of(from, to);
     let rows = sales
         .engine
         .states_between(
@@ -239,14 +227,62 @@ pub async fn sales(
             ),
         ));
     }
-    // The activity and time zone of every slot the rows name.
+    let specs = slot_specs(&slots, &rows).await?;
+    let tallies = tally(rows, &specs, (from, to), by_day)?;
+    let rows: Vec<Value> = tallies
+        .into_iter()
+        .map(|((key, _), (currency, t))| {
+            json!({
+                "key": key,
+                "currency": currency.as_str(),
+                "bookings": t.bookings,
+                "seats": t.seats,
+                "gross": report_money(t.gross, currency),
+                "discounts": report_money(t.discounts, currency),
+                "refunds": report_money(t.refunds, currency),
+                "net": report_money(t.gross - t.discounts - t.refunds, currency),
+            })
+        })
+        .collect();
+    let mut view = json!({ "rows": rows });
+    sales.stamp(&mut view);
+    if slots.stale {
+        view["stale"] = true.into();
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// The instants [start, end) that may fall on a local day of [from, to] in any time zone
+/// (none when `to` is before `from`), clamped to the calendar's ends.
+fn instants_of(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let margin = chrono::Duration::hours(MAX_ZONE_OFFSET_HOURS);
+    let midnight = |day: NaiveDate| day.and_time(chrono::NaiveTime::MIN).and_utc();
+    let start = midnight(from)
+        .checked_sub_signed(margin)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let end = to
+        .checked_add_days(chrono::Days::new(1))
+        .map(midnight)
+        .and_then(|end| end.checked_add_signed(margin))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC);
+    (start, if to < from { start } else { end })
+}
+
+/// A sales row: (stream id, slot, instant, state).
+type SalesRow = (String, Option<String>, DateTime<Utc>, Value);
+
+/// The spec (activity, time zone) of every slot the rows name, by slot id.
+async fn slot_specs(
+    slots: &crate::routes::read_model::Fresh,
+    rows: &[SalesRow],
+) -> Result<HashMap<String, SlotSpec>, ApiError> {
     let mut streams: Vec<String> = rows
         .iter()
         .filter_map(|(_, key, _, _)| key.as_ref().map(|slot| format!("slot-{slot}")))
         .collect();
     streams.sort_unstable();
     streams.dedup();
-    let specs: std::collections::HashMap<String, ledger_core::domain::SlotSpec> = slots
+    Ok(slots
         .engine
         .states_of(ReadModel::SlotAvailability, slots.generation, &streams)
         .await
@@ -256,7 +292,17 @@ pub async fn sales(
             let slot: SlotState = serde_json::from_value(value).ok()?;
             Some((stream.strip_prefix("slot-")?.to_owned(), slot.spec?))
         })
-        .collect();
+        .collect())
+}
+
+/// Sums the rows whose instant falls, in their activity's zone, on a day of `days`: by
+/// (day or activity, currency). Sales count on the day paid, refunds on the day confirmed.
+fn tally(
+    rows: Vec<SalesRow>,
+    specs: &HashMap<String, SlotSpec>,
+    (from, to): (NaiveDate, NaiveDate),
+    by_day: bool,
+) -> Result<BTreeMap<(String, String), (ledger_core::Currency, Tally)>, ApiError> {
     let mut tallies: BTreeMap<(String, String), (ledger_core::Currency, Tally)> = BTreeMap::new();
     for (stream, key, at, value) in rows {
         let Some(spec) = key.as_ref().and_then(|slot| specs.get(slot)) else {
@@ -292,25 +338,5 @@ pub async fn sales(
             tally.discounts += i128::from(sale.discount.map_or(0, |d| d.minor()));
         }
     }
-    let rows: Vec<Value> = tallies
-        .into_iter()
-        .map(|((key, _), (currency, t))| {
-            json!({
-                "key": key,
-                "currency": currency.as_str(),
-                "bookings": t.bookings,
-                "seats": t.seats,
-                "gross": report_money(t.gross, currency),
-                "discounts": report_money(t.discounts, currency),
-                "refunds": report_money(t.refunds, currency),
-                "net": report_money(t.gross - t.discounts - t.refunds, currency),
-            })
-        })
-        .collect();
-    let mut view = json!({ "rows": rows });
-    sales.stamp(&mut view);
-    if slots.stale {
-        view["stale"] = true.into();
-    }
-    Ok(HttpResponse::Ok().json(view))
+    Ok(tallies)
 }

@@ -61,6 +61,36 @@ pub(super) fn stream_runs<'a>(
         .collect()
 }
 
+/// Writes rows (stream id, version, state, key, at) to a generation's table, in one
+/// statement.
+async fn upsert_rows<'a>(
+    tx: &Transaction<'_>,
+    table: &str,
+    rows: impl Iterator<
+        Item = (
+            &'a str,
+            i64,
+            &'a Value,
+            Option<&'a str>,
+            Option<DateTime<Utc>>,
+        ),
+    >,
+) -> Result<(), ProjectionError> {
+    let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (id, version, state, key, at) in rows {
+        columns.0.push(id);
+        columns.1.push(version);
+        columns.2.push(state);
+        columns.3.push(key);
+        columns.4.push(at);
+    }
+    let (ids, versions, states, keys, ats) = columns;
+    let upsert = tx.prepare_cached(&sql::upsert_states(table)).await?;
+    tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
+        .await?;
+    Ok(())
+}
+
 impl Engine {
     /// The page's events of each stream, in stream version order from the stored version
     /// on. The feed is gap-free but not in per-stream order: a transaction takes its id at
@@ -213,34 +243,21 @@ impl Engine {
                 ReadModel::Sales => {
                     // Its rows are its own (a refund adds one): written here, whole.
                     let written = crate::sales::fold(&ordered, &rows)?;
-                    let ids: Vec<&str> = written.iter().map(|r| r.0.as_str()).collect();
-                    let versions: Vec<i64> = written.iter().map(|r| r.1).collect();
-                    let states: Vec<&Value> = written.iter().map(|r| &r.2).collect();
-                    let keys: Vec<Option<&str>> = written.iter().map(|r| r.3.as_deref()).collect();
-                    let ats: Vec<Option<DateTime<Utc>>> = written.iter().map(|r| r.4).collect();
-                    let upsert = tx.prepare_cached(&sql::upsert_states(&table)).await?;
-                    tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
-                        .await?;
+                    let written = written
+                        .iter()
+                        .map(|r| (r.0.as_str(), r.1, &r.2, r.3.as_deref(), r.4));
+                    upsert_rows(tx, &table, written).await?;
                     rows.clear();
                 }
             }
             // Only the rows this page changed: a stream whose events in the page were all
             // applied already (a gap fill took them earlier) keeps its stored row as it is.
-            let touched: Vec<(&str, &Row, &QueryColumns)> = ids
-                .iter()
-                .filter_map(|id| {
-                    let row = rows.get(*id)?;
-                    Some((*id, row, row.folded.as_ref()?))
-                })
-                .collect();
-            let ids: Vec<&str> = touched.iter().map(|(id, _, _)| *id).collect();
-            let versions: Vec<i64> = touched.iter().map(|(_, r, _)| r.version).collect();
-            let states: Vec<&Value> = touched.iter().map(|(_, r, _)| &r.state).collect();
-            let keys: Vec<Option<&str>> = touched.iter().map(|(_, _, c)| c.0.as_deref()).collect();
-            let ats: Vec<Option<DateTime<Utc>>> = touched.iter().map(|(_, _, c)| c.1).collect();
-            let upsert = tx.prepare_cached(&sql::upsert_states(&table)).await?;
-            tx.execute(&upsert, &[&ids, &versions, &states, &keys, &ats])
-                .await?;
+            let touched = ids.iter().filter_map(|id| {
+                let row = rows.get(*id)?;
+                let (key, at): &QueryColumns = row.folded.as_ref()?;
+                Some((*id, row.version, &row.state, key.as_deref(), *at))
+            });
+            upsert_rows(tx, &table, touched).await?;
         }
         let applied = i64::try_from(page.rows.len()).unwrap_or(i64::MAX);
         let advance = tx.prepare_cached(sql::ADVANCE).await?;
