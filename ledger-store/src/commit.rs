@@ -197,25 +197,7 @@ pub(crate) async fn write_and_commit(
     let inserts: Vec<&HeadWrite> = heads.iter().filter(|h| h.insert).collect();
     let updates: Vec<&HeadWrite> = heads.iter().filter(|h| !h.insert).collect();
 
-    let new_streams = async {
-        if inserts.is_empty() {
-            return Ok(0);
-        }
-        let ids: Vec<&str> = inserts.iter().map(|h| h.stream_id.as_str()).collect();
-        let categories: Vec<&str> = inserts.iter().map(|h| h.category).collect();
-        let versions: Vec<i64> = inserts.iter().map(|h| h.version).collect();
-        let hashes: Vec<&[u8]> = inserts.iter().map(|h| h.last_hash.as_slice()).collect();
-        let snapshots: Vec<Option<Json<&RawValue>>> = inserts
-            .iter()
-            .map(|h| h.snapshot.as_deref().map(Json))
-            .collect();
-        let wakes: Vec<Option<DateTime<Utc>>> = inserts.iter().map(|h| h.wake.at()).collect();
-        conn.execute(
-            &st.insert_streams,
-            &[&ids, &categories, &versions, &hashes, &snapshots, &wakes],
-        )
-        .await
-    };
+    let new_streams = insert_streams(conn, st, &inserts);
     let insert = insert_events(conn, st, &events, &dedup);
     let snapshot_set: Vec<bool> = updates.iter().map(|h| h.snapshot.is_some()).collect();
     let snapshots: Vec<Option<Json<&RawValue>>> = updates
@@ -309,6 +291,44 @@ pub(crate) async fn write_and_commit(
     .into_iter()
     .flatten()
     .next();
+    verdict(first_error, ended)?;
+    finish(events, inserted.unwrap_or_default()).map_err(|error| CommitError::Failed {
+        error,
+        reusable: true,
+    })
+}
+
+/// The rows of streams new to the ledger, in one statement.
+async fn insert_streams(
+    conn: &Object,
+    st: &CommitStatements,
+    inserts: &[&HeadWrite],
+) -> Result<u64, tokio_postgres::Error> {
+    if inserts.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<&str> = inserts.iter().map(|h| h.stream_id.as_str()).collect();
+    let categories: Vec<&str> = inserts.iter().map(|h| h.category).collect();
+    let versions: Vec<i64> = inserts.iter().map(|h| h.version).collect();
+    let hashes: Vec<&[u8]> = inserts.iter().map(|h| h.last_hash.as_slice()).collect();
+    let snapshots: Vec<Option<Json<&RawValue>>> = inserts
+        .iter()
+        .map(|h| h.snapshot.as_deref().map(Json))
+        .collect();
+    let wakes: Vec<Option<DateTime<Utc>>> = inserts.iter().map(|h| h.wake.at()).collect();
+    conn.execute(
+        &st.insert_streams,
+        &[&ids, &categories, &versions, &hashes, &snapshots, &wakes],
+    )
+    .await
+}
+
+/// What the pipelined transaction came to, from its first failed statement (if any) and
+/// how its `COMMIT` (or `ROLLBACK`) ended: `Ok` only when it committed.
+fn verdict(
+    first_error: Option<&tokio_postgres::Error>,
+    ended: Result<bool, StoreError>,
+) -> Result<(), CommitError> {
     // Whether the transaction is known to have ended (committed or rolled back): else the
     // connection's state is unknown and it must not go back to the pool.
     let (committed, ended) = match ended {
@@ -337,10 +357,7 @@ pub(crate) async fn write_and_commit(
             reusable: true,
         });
     }
-    finish(events, inserted.unwrap_or_default()).map_err(|error| CommitError::Failed {
-        error,
-        reusable: true,
-    })
+    Ok(())
 }
 
 impl Wake {

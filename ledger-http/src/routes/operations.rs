@@ -268,6 +268,9 @@ fn instants_of(from: NaiveDate, to: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>)
     (start, if to < from { start } else { end })
 }
 
+/// The report's rows being summed, by (day or activity, currency code).
+type Tallies = BTreeMap<(String, String), (ledger_core::Currency, Tally)>;
+
 /// A sales row: (stream id, slot, instant, state).
 type SalesRow = (String, Option<String>, DateTime<Utc>, Value);
 
@@ -302,8 +305,8 @@ fn tally(
     specs: &HashMap<String, SlotSpec>,
     (from, to): (NaiveDate, NaiveDate),
     by_day: bool,
-) -> Result<BTreeMap<(String, String), (ledger_core::Currency, Tally)>, ApiError> {
-    let mut tallies: BTreeMap<(String, String), (ledger_core::Currency, Tally)> = BTreeMap::new();
+) -> Result<Tallies, ApiError> {
+    let mut tallies = Tallies::new();
     for (stream, key, at, value) in rows {
         let Some(spec) = key.as_ref().and_then(|slot| specs.get(slot)) else {
             continue; // a slot the availability model has not folded yet

@@ -70,7 +70,12 @@ fn not_movable(detail: impl Into<String>) -> Rejection {
     Rejection::NotMovable(detail.into())
 }
 
+/// Seats by slot, with the booking's item they come from.
+type Flows<'a> = BTreeMap<&'a SlotId, (u32, &'a BookingItem)>;
+
 impl MoveBooking {
+    /// The facts of the move, or why it is refused: who may move it and in which status,
+    /// the seats leaving and arriving, the slots moved into, then the events.
     fn plan(&self, world: &World, now: DateTime<Utc>) -> Result<Vec<Fact>, Rejection> {
         let id = self.booking_id;
         let booking = world.booking(&id);
@@ -87,14 +92,60 @@ impl MoveBooking {
                 "a booking in status {status} cannot be moved"
             )));
         }
+        let (leaving, arriving) = self.flows(&placed.items)?;
+        let mut facts = Vec::new();
+        for from in leaving.keys() {
+            self.before_cutoff(world.slot(from), now)?;
+        }
+        for (to, (seats, item)) in &arriving {
+            let released = self.room_on(world, to, *seats, item, now)?;
+            facts.extend(released.into_iter().map(|e| Fact::Slot((*to).clone(), e)));
+        }
+        for (from, (seats, item)) in &leaving {
+            facts.push(Fact::Slot(
+                (*from).clone(),
+                left_on(world, id, from, *seats, item)?,
+            ));
+        }
+        let confirmed = status == BookingStatus::Paid;
+        for (to, (seats, item)) in &arriving {
+            let there = world.slot(to).seats_of(&id).map_or(0, |e| e.seats());
+            let total = there.saturating_add(*seats);
+            let event = if confirmed {
+                SlotEvent::SeatsConfirmed {
+                    booking_id: id,
+                    seats: total,
+                }
+            } else {
+                SlotEvent::SeatsHeld {
+                    booking_id: id,
+                    seats: total,
+                    unit_price: item.unit_price,
+                    hold_expires_at: placed.hold_expires_at,
+                }
+            };
+            facts.push(Fact::Slot((*to).clone(), event));
+        }
+        facts.push(Fact::Booking(
+            id,
+            BookingEvent::BookingMoved {
+                by: self.by.clone(),
+                from: placed.items.clone(),
+                items: moved_items(&placed.items, &leaving, &arriving)?,
+            },
+        ));
+        Ok(facts)
+    }
+
+    /// Seats leaving each slot and arriving on each, checked against the booking's items.
+    fn flows<'a>(&'a self, items: &'a [BookingItem]) -> Result<(Flows<'a>, Flows<'a>), Rejection> {
         if self.moves.is_empty() || self.moves.len() > MAX_ITEMS {
             return Err(Rejection::InvalidSeats(format!(
                 "a move has 1 to {MAX_ITEMS} items"
             )));
         }
-        // Seats leaving each slot and arriving on each, checked against the booking.
-        let mut leaving: BTreeMap<&SlotId, (u32, &BookingItem)> = BTreeMap::new();
-        let mut arriving: BTreeMap<&SlotId, (u32, &BookingItem)> = BTreeMap::new();
+        let mut leaving: Flows<'a> = BTreeMap::new();
+        let mut arriving: Flows<'a> = BTreeMap::new();
         for m in &self.moves {
             if m.from == m.to {
                 return Err(Rejection::InvalidSeats(format!(
@@ -102,8 +153,7 @@ impl MoveBooking {
                     m.from
                 )));
             }
-            let item = placed
-                .items
+            let item = items
                 .iter()
                 .find(|i| i.slot_id == m.from)
                 .ok_or_else(|| not_movable(format!("the booking has no seats on {}", m.from)))?;
@@ -133,139 +183,135 @@ impl MoveBooking {
                 "a slot cannot be both left and moved into".into(),
             ));
         }
-        let cutoff = |slot: &SlotState| -> Result<(), Rejection> {
-            match slot.bookable_until() {
-                Some(until) if !self.operator && now >= until => Err(Rejection::CutoffPassed {
-                    bookable_until: until,
-                }),
-                _ => Ok(()),
-            }
-        };
-        let mut facts = Vec::new();
-        for from in leaving.keys() {
-            cutoff(world.slot(from))?;
-        }
-        for (to, (seats, item)) in &arriving {
-            let slot = world.slot(to);
-            let spec = slot.spec.as_ref().ok_or(Rejection::SlotNotFound)?;
-            if slot.blocked {
-                return Err(Rejection::SlotBlocked);
-            }
-            cutoff(slot)?;
-            let from_activity = world
-                .slot(&item.slot_id)
-                .spec
-                .as_ref()
-                .map(|s| &s.activity_id);
-            if from_activity != Some(&spec.activity_id) {
-                return Err(Rejection::PriceDiffers(format!(
-                    "{to} is a departure of another activity"
-                )));
-            }
-            if spec.price != item.unit_price && !(self.operator && self.keep_price) {
-                return Err(Rejection::PriceDiffers(format!(
-                    "{to} sells at another unit price than the booking's"
-                )));
-            }
-            let (released, after) = without_lapsed(slot, now);
-            let available = after.available_at(now);
-            if available < *seats {
-                return Err(Rejection::SoldOut {
-                    slot_id: (*to).clone(),
-                    available,
-                });
-            }
-            facts.extend(released.into_iter().map(|e| Fact::Slot((*to).clone(), e)));
-        }
-        // The slots' events: what stays on each slot left, the seats on each slot entered.
-        for (from, (seats, item)) in &leaving {
-            let entry = world
-                .slot(from)
-                .seats_of(&id)
-                .ok_or_else(|| not_movable(format!("the booking holds no seats on {from}")))?;
-            let left = entry.seats().saturating_sub(*seats);
-            let event = match (entry, left) {
-                (BookingSeats::Held { seats, .. }, 0) => SlotEvent::HoldReleased {
-                    booking_id: id,
-                    seats,
-                    reason: ReleaseReason::Moved,
-                },
-                (BookingSeats::Confirmed { seats }, 0) => SlotEvent::SeatsReleased {
-                    booking_id: id,
-                    seats,
-                    reason: ReleaseReason::Moved,
-                },
-                (BookingSeats::Held { expires_at, .. }, left) => SlotEvent::SeatsHeld {
-                    booking_id: id,
-                    seats: left,
-                    unit_price: item.unit_price,
-                    hold_expires_at: expires_at,
-                },
-                (BookingSeats::Confirmed { .. }, left) => SlotEvent::SeatsConfirmed {
-                    booking_id: id,
-                    seats: left,
-                },
-            };
-            facts.push(Fact::Slot((*from).clone(), event));
-        }
-        let confirmed = status == BookingStatus::Paid;
-        for (to, (seats, item)) in &arriving {
-            let there = world.slot(to).seats_of(&id).map_or(0, |e| e.seats());
-            let total = there.saturating_add(*seats);
-            let event = if confirmed {
-                SlotEvent::SeatsConfirmed {
-                    booking_id: id,
-                    seats: total,
-                }
-            } else {
-                SlotEvent::SeatsHeld {
-                    booking_id: id,
-                    seats: total,
-                    unit_price: item.unit_price,
-                    hold_expires_at: placed.hold_expires_at,
-                }
-            };
-            facts.push(Fact::Slot((*to).clone(), event));
-        }
-        // The booking's items: fewer seats where they left, more (or a new item, at the
-        // booking's unit price) where they arrived.
-        let mut items: Vec<BookingItem> = placed
-            .items
-            .iter()
-            .filter_map(|i| {
-                let gone = leaving.get(&i.slot_id).map_or(0, |(seats, _)| *seats);
-                let left = i.seats.saturating_sub(gone);
-                (left > 0).then(|| BookingItem {
-                    seats: left,
-                    ..i.clone()
-                })
-            })
-            .collect();
-        for (to, (seats, item)) in &arriving {
-            match items.iter_mut().find(|i| i.slot_id == **to) {
-                Some(existing) if existing.unit_price == item.unit_price => {
-                    existing.seats = existing.seats.saturating_add(*seats)
-                }
-                Some(_) => {
-                    return Err(Rejection::PriceDiffers(format!(
-                        "the booking already has seats on {to} at another price"
-                    )))
-                }
-                None => items.push(BookingItem {
-                    slot_id: (*to).clone(),
-                    seats: *seats,
-                    unit_price: item.unit_price,
-                }),
-            }
-        }
-        facts.push(Fact::Booking(
-            id,
-            BookingEvent::BookingMoved {
-                by: self.by.clone(),
-                from: placed.items.clone(),
-                items,
-            },
-        ));
-        Ok(facts)
+        Ok((leaving, arriving))
     }
+
+    /// The owner moves only while the slot is bookable; an operator any time.
+    fn before_cutoff(&self, slot: &SlotState, now: DateTime<Utc>) -> Result<(), Rejection> {
+        match slot.bookable_until() {
+            Some(until) if !self.operator && now >= until => Err(Rejection::CutoffPassed {
+                bookable_until: until,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether `seats` from `item` may move into slot `to`: scheduled, not blocked, before
+    /// its cutoff, of the same activity, at the booking's price (unless an operator keeps
+    /// it), with room once its lapsed holds are released. Returns those releases.
+    fn room_on(
+        &self,
+        world: &World,
+        to: &SlotId,
+        seats: u32,
+        item: &BookingItem,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<SlotEvent>, Rejection> {
+        let slot = world.slot(to);
+        let spec = slot.spec.as_ref().ok_or(Rejection::SlotNotFound)?;
+        if slot.blocked {
+            return Err(Rejection::SlotBlocked);
+        }
+        self.before_cutoff(slot, now)?;
+        let from_activity = world
+            .slot(&item.slot_id)
+            .spec
+            .as_ref()
+            .map(|s| &s.activity_id);
+        if from_activity != Some(&spec.activity_id) {
+            return Err(Rejection::PriceDiffers(format!(
+                "{to} is a departure of another activity"
+            )));
+        }
+        if spec.price != item.unit_price && !(self.operator && self.keep_price) {
+            return Err(Rejection::PriceDiffers(format!(
+                "{to} sells at another unit price than the booking's"
+            )));
+        }
+        let (released, after) = without_lapsed(slot, now);
+        let available = after.available_at(now);
+        if available < seats {
+            return Err(Rejection::SoldOut {
+                slot_id: to.clone(),
+                available,
+            });
+        }
+        Ok(released)
+    }
+}
+
+/// The event of slot `from` once `seats` of the booking left it: what stays there, held or
+/// confirmed as before, or the release of all of them.
+fn left_on(
+    world: &World,
+    id: BookingId,
+    from: &SlotId,
+    seats: u32,
+    item: &BookingItem,
+) -> Result<SlotEvent, Rejection> {
+    let entry = world
+        .slot(from)
+        .seats_of(&id)
+        .ok_or_else(|| not_movable(format!("the booking holds no seats on {from}")))?;
+    let left = entry.seats().saturating_sub(seats);
+    Ok(match (entry, left) {
+        (BookingSeats::Held { seats, .. }, 0) => SlotEvent::HoldReleased {
+            booking_id: id,
+            seats,
+            reason: ReleaseReason::Moved,
+        },
+        (BookingSeats::Confirmed { seats }, 0) => SlotEvent::SeatsReleased {
+            booking_id: id,
+            seats,
+            reason: ReleaseReason::Moved,
+        },
+        (BookingSeats::Held { expires_at, .. }, left) => SlotEvent::SeatsHeld {
+            booking_id: id,
+            seats: left,
+            unit_price: item.unit_price,
+            hold_expires_at: expires_at,
+        },
+        (BookingSeats::Confirmed { .. }, left) => SlotEvent::SeatsConfirmed {
+            booking_id: id,
+            seats: left,
+        },
+    })
+}
+
+/// The booking's items after the move: fewer seats where they left, more (or a new item,
+/// at the booking's unit price) where they arrived.
+fn moved_items(
+    items: &[BookingItem],
+    leaving: &Flows<'_>,
+    arriving: &Flows<'_>,
+) -> Result<Vec<BookingItem>, Rejection> {
+    let mut after: Vec<BookingItem> = items
+        .iter()
+        .filter_map(|i| {
+            let gone = leaving.get(&i.slot_id).map_or(0, |(seats, _)| *seats);
+            let left = i.seats.saturating_sub(gone);
+            (left > 0).then(|| BookingItem {
+                seats: left,
+                ..i.clone()
+            })
+        })
+        .collect();
+    for (to, (seats, item)) in arriving {
+        match after.iter_mut().find(|i| i.slot_id == **to) {
+            Some(existing) if existing.unit_price == item.unit_price => {
+                existing.seats = existing.seats.saturating_add(*seats)
+            }
+            Some(_) => {
+                return Err(Rejection::PriceDiffers(format!(
+                    "the booking already has seats on {to} at another price"
+                )))
+            }
+            None => after.push(BookingItem {
+                slot_id: (*to).clone(),
+                seats: *seats,
+                unit_price: item.unit_price,
+            }),
+        }
+    }
+    Ok(after)
 }
