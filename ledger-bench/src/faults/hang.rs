@@ -12,7 +12,7 @@ use ledger_store::embedded::Durability;
 use ledger_store::StoreSettings;
 
 use super::mixed::{check_mixed, Mixed, Shape, Watcher};
-use super::{answer, secs, tally, Answer, FaultReport};
+use super::{answer, book_until_acked, secs, tally, Answer, FaultReport};
 use crate::harness::{Api, Bench, Service, ServiceOptions, DB};
 use crate::proxy::CountingProxy;
 
@@ -54,6 +54,13 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
     let api = Api::new(service.base_url())?;
     let operator = bench.operator_token("fault");
     let slots = Arc::new(api.put_slots(&operator, "hang", SLOTS, 60).await?);
+    // The load's slots can all be sold out before the hang ends (a fast machine sells them
+    // out before it even starts), so that no 201 of the load could follow it: a booking on
+    // a slot kept free, sent as the proxy resumes, shows the service serving again.
+    let probe_slot = api
+        .put_slots(&operator, "hang-after", 1, 10)
+        .await?
+        .remove(0);
     let tokens = Arc::new(bench.customer_tokens("fault-hang", 8));
     let log: Log = Arc::default();
     let watch: Watcher = {
@@ -111,9 +118,38 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
         "the proxy forwards again after {}",
         secs(resumed_at - paused_at)
     );
+    let probe = {
+        let (api, token, slot, log) = (
+            api.clone(),
+            tokens[0].clone(),
+            probe_slot.clone(),
+            log.clone(),
+        );
+        tokio::spawn(async move {
+            let mut see = |a: &Answer, sent: Instant, at: Instant| {
+                log.lock().unwrap().push((sent, at, a.clone()))
+            };
+            book_until_acked(
+                &api,
+                &token,
+                0,
+                "hang-probe",
+                &slot,
+                RECOVERY_LIMIT,
+                &mut see,
+            )
+            .await
+        })
+    };
     tokio::time::sleep(AFTER).await;
     let (ready, ready_took) = ready_during.await?;
-    let (acked, paid) = load.finish().await?;
+    let (mut acked, paid) = load.finish().await?;
+    // Its answer counts like the load's: checked to exist once, on its slot.
+    acked.push(probe.await?.map_err(|e| {
+        super::check_failed(format!("no booking was acknowledged after the hang: {e:#}"))
+    })?);
+    let mut checked_slots = slots.to_vec();
+    checked_slots.push(probe_slot);
 
     let mut log = log.lock().unwrap().clone();
     log.push(read_during.await?);
@@ -179,7 +215,16 @@ pub async fn hang() -> anyhow::Result<FaultReport> {
         status == 200,
         "/health/ready answers {status} after the hang"
     );
-    let checked = check_mixed(&api, &bench, &operator, &tokens, &slots, &acked, &paid).await?;
+    let checked = check_mixed(
+        &api,
+        &bench,
+        &operator,
+        &tokens,
+        &checked_slots,
+        &acked,
+        &paid,
+    )
+    .await?;
     drop(service);
     Ok(FaultReport::passed(
         "hang",
