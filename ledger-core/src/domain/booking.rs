@@ -292,6 +292,17 @@ pub enum BookingStatus {
 }
 
 impl BookingStatus {
+    /// Every status, in the order above (the OpenAPI document lists them).
+    pub const ALL: [BookingStatus; 7] = [
+        BookingStatus::Held,
+        BookingStatus::PartiallyPaid,
+        BookingStatus::Paid,
+        BookingStatus::Expired,
+        BookingStatus::Cancelled,
+        BookingStatus::Refunded,
+        BookingStatus::RefundRequired,
+    ];
+
     /// The wire name (`held`, `partially_paid`, …).
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -337,3 +348,29 @@ pub struct PlacedBooking {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod status_list {
+    use super::BookingStatus;
+
+    /// Its place in [`BookingStatus::ALL`]: a status added to the enum fails to compile here
+    /// until it is placed, and then the test until `ALL` lists it.
+    fn place(status: BookingStatus) -> usize {
+        match status {
+            BookingStatus::Held => 0,
+            BookingStatus::PartiallyPaid => 1,
+            BookingStatus::Paid => 2,
+            BookingStatus::Expired => 3,
+            BookingStatus::Cancelled => 4,
+            BookingStatus::Refunded => 5,
+            BookingStatus::RefundRequired => 6,
+        }
+    }
+
+    #[test]
+    fn all_lists_every_status_once_in_order() {
+        for (i, status) in BookingStatus::ALL.into_iter().enumerate() {
+            assert_eq!(place(status), i, "{status}");
+        }
+    }
+}

@@ -104,6 +104,24 @@ fn problem(op: &mut Operation, status: u16, description: &str) {
     op.responses.responses.insert(key, RefOr::T(response));
 }
 
+/// A booking's statuses, as the domain lists them.
+fn booking_statuses(openapi: &mut utoipa::openapi::OpenApi) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let names = ledger_core::domain::BookingStatus::ALL.map(|s| s.as_str());
+    components.schemas.insert(
+        "BookingStatusDoc".to_owned(),
+        RefOr::T(Schema::Object(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names))
+                .description(Some("A booking's status."))
+                .build(),
+        )),
+    );
+}
+
 /// Money's currency: the ISO 4217 codes the service accepts.
 fn iso_codes(openapi: &mut utoipa::openapi::OpenApi) {
     use iso_currency::IntoEnumIterator;
@@ -341,6 +359,7 @@ fn links(openapi: &mut utoipa::openapi::OpenApi) {
 impl Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         iso_codes(openapi);
+        booking_statuses(openapi);
         body_rules(openapi);
         links(openapi);
         for (path, item) in openapi.paths.paths.iter_mut() {

@@ -12,18 +12,10 @@ use utoipa::ToSchema;
 use super::MoneyDoc;
 use crate::views::{BookingView, CouponView, SlotView};
 
-/// A booking's status.
+/// A booking's status: one of the domain's (`BookingStatus::ALL`), which `contract` lists
+/// here.
 #[derive(Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BookingStatusDoc {
-    Held,
-    PartiallyPaid,
-    Paid,
-    Expired,
-    Cancelled,
-    Refunded,
-    RefundRequired,
-}
+pub struct BookingStatusDoc(String);
 
 /// A coupon's state now.
 #[derive(Serialize, ToSchema)]

@@ -14,7 +14,7 @@ use ledger_store::{Cursor, FoldEvent};
 use serde_json::Value;
 use tokio_postgres::IsolationLevel;
 
-use super::step::stream_runs;
+use super::step::{events_of, stream_runs};
 use super::{decode_row, Engine, GenerationInfo, ProjectionError};
 use crate::fold::{EntryRow, Folded, Row};
 use crate::models::ReadModel;
@@ -208,12 +208,7 @@ impl Engine {
             if page.rows.is_empty() {
                 break;
             }
-            let mine: Vec<FoldEvent<'_>> = page
-                .rows
-                .events()?
-                .into_iter()
-                .filter(|e| e.category == model.category())
-                .collect();
+            let mine = events_of(&page, model)?;
             let runs = stream_runs(&mine, |id| memory.version(id));
             let mut filled = Vec::new();
             let ordered = self.in_version_order(runs, &mut filled).await?;

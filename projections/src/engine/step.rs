@@ -61,6 +61,15 @@ pub(super) fn stream_runs<'a>(
         .collect()
 }
 
+/// The page's events of the category `model` folds, in feed order.
+pub(super) fn events_of(
+    page: &FoldPage,
+    model: ReadModel,
+) -> Result<Vec<FoldEvent<'_>>, StoreError> {
+    let events = page.rows.events()?.into_iter();
+    Ok(events.filter(|e| e.category == model.category()).collect())
+}
+
 /// Writes rows (stream id, version, state, key, at) to a generation's table, in one
 /// statement.
 async fn upsert_rows<'a>(
@@ -187,12 +196,7 @@ impl Engine {
         expected: Cursor,
         page: &FoldPage,
     ) -> Result<(), ProjectionError> {
-        let mine: Vec<FoldEvent<'_>> = page
-            .rows
-            .events()?
-            .into_iter()
-            .filter(|e| e.category == model.category())
-            .collect();
+        let mine = events_of(page, model)?;
         let table = model.table(generation);
         let lock = tx.prepare_cached(sql::LOCK_GENERATION).await?;
         let locked = tx.query_one(&lock, &[&model.name(), &generation]).await?;
