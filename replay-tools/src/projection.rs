@@ -99,9 +99,8 @@ pub async fn drift(
         .ok_or_else(|| {
             ReplayError::Projection(format!("{} has no live generation", model.name()))
         })?;
-    let total = store.count_after(ledger_store::Cursor::START).await?
-        - store.count_after(live.checkpoint).await?;
-    bar.set_length(u64::try_from(total).unwrap_or(0));
+    // The replay reads what the generation read: every event up to its checkpoint.
+    bar.set_length(u64::try_from(live.events_applied).unwrap_or(0));
     bar.set_message(model.name());
     let fresh = engine
         .replay(model, live.checkpoint, &|read| bar.set_position(read))

@@ -110,16 +110,13 @@ fn booking_statuses(openapi: &mut utoipa::openapi::OpenApi) {
         return;
     };
     let names = ledger_core::domain::BookingStatus::ALL.map(|s| s.as_str());
-    components.schemas.insert(
-        "BookingStatusDoc".to_owned(),
-        RefOr::T(Schema::Object(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(names))
-                .description(Some("A booking's status."))
-                .build(),
-        )),
-    );
+    let mut schema = choice(&names);
+    if let Schema::Object(object) = &mut schema {
+        object.description = Some("A booking's status.".to_owned());
+    }
+    components
+        .schemas
+        .insert("BookingStatusDoc".to_owned(), RefOr::T(schema));
 }
 
 /// Money's currency: the ISO 4217 codes the service accepts.

@@ -55,12 +55,11 @@ impl Memory {
     }
 
     fn version(&self, stream: &str) -> i64 {
-        let of = |v: Option<i64>| v.unwrap_or(0);
         match self {
-            Memory::Slots(m) => of(m.get(stream).map(|s| s.0)),
-            Memory::Bookings(m) => of(m.get(stream).map(|s| s.0)),
-            Memory::Coupons(m) => of(m.get(stream).map(|s| s.0)),
-            Memory::Sales(m) => of(m.get(stream).map(|r| r.version)),
+            Memory::Slots(m) => m.get(stream).map_or(0, |s| s.0),
+            Memory::Bookings(m) => m.get(stream).map_or(0, |s| s.0),
+            Memory::Coupons(m) => m.get(stream).map_or(0, |s| s.0),
+            Memory::Sales(m) => m.get(stream).map_or(0, |r| r.version),
         }
     }
 
